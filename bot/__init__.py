@@ -1,0 +1,1 @@
+"""tthc-bot: the application (settings, database, channels, server, CLI)."""

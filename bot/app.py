@@ -1,0 +1,39 @@
+"""The composition root: builds every part of the app from the settings."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
+
+from bot import db
+from bot.settings import Settings
+from handlers.dialog import Dialog
+from knowledge import store
+from knowledge.kb import KnowledgeBase
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    settings: Settings
+    engine: Engine
+    factory: sessionmaker
+    kb: KnowledgeBase
+    dialog: Dialog
+
+
+def build(settings: Settings, prepare: bool = True) -> App:
+    """Connect, and with `prepare` upgrade the schema and load the bundled KB on first start."""
+    engine = db.make_engine(settings.db_url)
+    factory = db.session_factory(engine)
+    if prepare:
+        db.upgrade(engine)
+        report = store.ensure_bundled(factory)
+        if report:
+            log.info("bundled knowledge base loaded: %s", report)
+    kb = KnowledgeBase(factory)
+    return App(settings, engine, factory, kb, Dialog(kb))

@@ -1,0 +1,221 @@
+"""`python -m bot`: serve, chat, and operate the database, the knowledge base and accounts."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import logging
+import sys
+import threading
+import time
+from collections.abc import Sequence
+
+from bot import db
+from bot.app import App, build
+from bot.logs import setup_logging
+from bot.settings import SettingsError, load_settings
+from knowledge import store
+
+log = logging.getLogger("bot")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bot", description="Administrative-procedure and feedback bot.")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+    sub.add_parser("run", help="serve the app (HTTP server; Telegram when TELEGRAM_BOT_TOKEN is set)")
+    sub.add_parser("demo", help="prepare everything, serve on localhost and open a chat in this terminal")
+    sub.add_parser("chat", help="talk to the bot in this terminal")
+
+    dbp = sub.add_parser("db", help="database commands").add_subparsers(dest="db_cmd", required=True)
+    dbp.add_parser("upgrade", help="apply the schema migrations")
+
+    kb = sub.add_parser("kb", help="knowledge-base commands").add_subparsers(dest="kb_cmd", required=True)
+    imp = kb.add_parser("import", help="import procedures (portal JSONL[.gz], or the project's JSONL/XLSX/CSV)")
+    imp.add_argument("path")
+    imp.add_argument("--actor", default="cli", help="who is recorded in the change history")
+    exp = kb.add_parser("export", help="export procedures (.jsonl, .jsonl.gz, .xlsx or .csv by extension)")
+    exp.add_argument("path")
+    srch = kb.add_parser("search", help="search; with --jsonl -, the batch contract on stdin/stdout")
+    srch.add_argument("text", nargs="*", help="the question")
+    srch.add_argument("--jsonl", metavar="-", help="read {id, q, history} lines from stdin ('-')")
+    kb.add_parser("stats", help="counts of procedures, fields and levels")
+    for kind in ("alias", "question"):
+        k = kb.add_parser(kind, help=f"add a{'n' if kind == 'alias' else ''} {kind} to a procedure")
+        k.add_argument("action", choices=["add"])
+        k.add_argument("code")
+        k.add_argument("text")
+
+    user = sub.add_parser("user", help="staff accounts").add_subparsers(dest="user_cmd", required=True)
+    ua = user.add_parser("add", help="add a staff or admin account (password read from the terminal or stdin)")
+    ua.add_argument("username")
+    ua.add_argument("--role", choices=["staff", "admin"], default="staff")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        setup_logging(settings.log_level)
+        return _dispatch(args, settings)
+    except (SettingsError, db.DatabaseError, store.ImportFailed) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args: argparse.Namespace, settings) -> int:
+    if args.cmd == "db":
+        db.upgrade(db.make_engine(settings.db_url))
+        print("database is up to date")
+        return 0
+    if args.cmd == "kb" and args.kb_cmd == "import":
+        app = build(settings, prepare=False)
+        db.upgrade(app.engine)
+        report = store.import_file(app.factory, args.path, args.actor, _progress)
+        print(f"imported {args.path}: {report}")
+        return 0
+    app = build(settings)
+    if args.cmd == "kb":
+        return _kb(app, args)
+    if args.cmd == "user":
+        return _user(app, args)
+    if args.cmd == "chat":
+        from bot.console import chat
+
+        chat(app.dialog)
+        return 0
+    if args.cmd == "run":
+        asyncio.run(_serve(app))
+        return 0
+    if args.cmd == "demo":
+        return _demo(app)
+    return 1
+
+
+def _progress(done: int, total: int) -> None:
+    print(f"\r  {done}/{total} records", end="\n" if done == total else "", file=sys.stderr, flush=True)
+
+
+def _kb(app: App, args: argparse.Namespace) -> int:
+    if args.kb_cmd == "export":
+        with app.factory() as s:
+            n = store.export_file(s, args.path)
+        print(f"exported {n} procedures to {args.path}")
+    elif args.kb_cmd == "search":
+        if args.jsonl is not None:
+            return _search_batch(app)
+        text = " ".join(args.text)
+        if not text.strip():
+            print("error: give a question, or --jsonl - for batch input", file=sys.stderr)
+            return 2
+        r = app.kb.search(text)
+        print(f"decision: {r.decision}  aspects: {', '.join(r.aspects) or '-'}  confidence: {r.confidence:.2f}")
+        for h in r.hits:
+            print(f"  {h.code:10s} {h.score:6.3f}  {h.name}")
+    elif args.kb_cmd == "stats":
+        procs = app.kb._current().procs
+        levels: dict[str, int] = {}
+        for p in procs:
+            for lv in p.levels:
+                levels[lv] = levels.get(lv, 0) + 1
+        print(f"procedures: {len(procs)}")
+        print("levels: " + ", ".join(f"{k} {v}" for k, v in sorted(levels.items())))
+        print("top fields: " + ", ".join(f"{k} {v}" for k, v in app.kb.domains()[:10]))
+    elif args.kb_cmd in ("alias", "question"):
+        added = store.add_text(
+            app.factory,
+            args.code,
+            f"{args.kb_cmd}es" if args.kb_cmd == "alias" else "questions",
+            args.text,
+            actor="cli",
+        )
+        print("added" if added else "already there")
+    return 0
+
+
+def _search_batch(app: App) -> int:
+    """The batch contract: one JSON object per input line, one per output line, in order."""
+    app.kb.search("khởi động")  # build the index before timing queries
+    for n, line in enumerate(sys.stdin, 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            q = str(item.get("q", ""))
+            history = [str(h) for h in item.get("history") or []]
+        except (json.JSONDecodeError, AttributeError):
+            print(json.dumps({"id": None, "error": f"line {n}: malformed JSON"}), flush=True)
+            continue
+        t0 = time.perf_counter()
+        r = app.kb.search(q, history)
+        ms = (time.perf_counter() - t0) * 1000
+        out = {
+            "id": item.get("id"),
+            "codes": r.codes[:5],
+            "decision": r.decision,
+            "aspects": list(r.aspects),
+            "ms": round(ms, 3),
+        }
+        print(json.dumps(out, ensure_ascii=False))
+    sys.stdout.flush()
+    return 0
+
+
+def _user(app: App, args: argparse.Namespace) -> int:
+    from bot.users import UserError, add_user
+
+    password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    try:
+        add_user(app.factory, args.username, password, args.role)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"user {args.username} added ({args.role})")
+    return 0
+
+
+async def _serve(app: App, stop: asyncio.Event | None = None) -> None:
+    from aiohttp import web
+
+    from bot.web import make_web_app
+
+    runner = web.AppRunner(make_web_app(app))
+    await runner.setup()
+    site = web.TCPSite(runner, app.settings.host, app.settings.port)
+    try:
+        await site.start()
+    except OSError as e:
+        raise db.DatabaseError(f"cannot listen on {app.settings.host}:{app.settings.port}: {e.strerror}") from None
+    log.info("serving on http://%s:%s", app.settings.host, app.settings.port)
+    try:
+        await (stop or asyncio.Event()).wait()
+    finally:
+        await runner.cleanup()
+
+
+def _demo(app: App) -> int:
+    from bot.console import chat
+
+    stop_loop: list = []
+
+    def serve() -> None:
+        loop = asyncio.new_event_loop()
+        stop = asyncio.Event()
+        stop_loop.extend([loop, stop])
+        try:
+            loop.run_until_complete(_serve(app, stop))
+        except db.DatabaseError as e:
+            print(f"warning: {e}", file=sys.stderr)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    base = f"http://{app.settings.host}:{app.settings.port}"
+    print(f"Server: {base}/healthz  ·  search API: {base}/api/search?q=khai+sinh")
+    chat(app.dialog)
+    if stop_loop:
+        loop, stop = stop_loop
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=5)
+    return 0

@@ -1,0 +1,40 @@
+"""The app's HTTP server (aiohttp): health, search API; later the web chat, dashboard and webhooks."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.app import App
+
+APP_KEY = web.AppKey("app", App)
+
+
+async def health(request: web.Request) -> web.Response:
+    app: App = request.app[APP_KEY]
+    return web.json_response({"status": "ok", "procedures": len(app.kb)})
+
+
+async def search(request: web.Request) -> web.Response:
+    app: App = request.app[APP_KEY]
+    q = request.query.get("q", "").strip()
+    if not q:
+        return web.json_response({"error": "Thiếu tham số q (câu hỏi)."}, status=400)
+    if len(q) > 2000:
+        return web.json_response({"error": "Câu hỏi quá dài (tối đa 2000 ký tự)."}, status=400)
+    r = app.kb.search(q)
+    return web.json_response(
+        {
+            "decision": r.decision,
+            "aspects": list(r.aspects),
+            "confidence": r.confidence,
+            "hits": [{"code": h.code, "name": h.name, "score": h.score} for h in r.hits],
+        }
+    )
+
+
+def make_web_app(app: App) -> web.Application:
+    webapp = web.Application(client_max_size=1024 * 1024)
+    webapp[APP_KEY] = app
+    webapp.router.add_get("/healthz", health)
+    webapp.router.add_get("/api/search", search)
+    return webapp

@@ -1,0 +1,58 @@
+"""The knowledge base as the rest of the app sees it: search and records, kept in step with the
+database. An edit made by any process (CLI, dashboard) bumps the revision; the next search after it
+rebuilds the index, so no restart is needed."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+from sqlalchemy.orm import sessionmaker
+
+from knowledge import store
+from knowledge.model import Procedure
+from knowledge.search import SearchIndex, SearchResult
+
+# How often (seconds) a search looks at the revision counter in the database.
+REVISION_CHECK_INTERVAL = 1.0
+
+
+class KnowledgeBase:
+    def __init__(self, factory: sessionmaker):
+        self.factory = factory
+        self._lock = threading.Lock()
+        self._index: SearchIndex | None = None
+        self._revision = -1
+        self._checked = 0.0
+
+    def _current(self) -> SearchIndex:
+        now = time.monotonic()
+        if self._index is not None and now - self._checked < REVISION_CHECK_INTERVAL:
+            return self._index
+        with self._lock:
+            with self.factory() as session:
+                revision = store.current_revision(session)
+                if self._index is None or revision != self._revision:
+                    self._index = SearchIndex(store.load_all(session))
+                    self._revision = revision
+            self._checked = now
+        return self._index
+
+    def search(self, text: str, history: Sequence[str] = (), k: int = 5) -> SearchResult:
+        return self._current().search(text, history, k)
+
+    def get(self, code: str) -> Procedure | None:
+        index = self._current()
+        i = index.by_code.get(code)
+        return index.procs[i] if i is not None else None
+
+    def domains(self) -> list[tuple[str, int]]:
+        counts: dict[str, int] = {}
+        for p in self._current().procs:
+            if p.domain:
+                counts[p.domain] = counts.get(p.domain, 0) + 1
+        return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+    def __len__(self) -> int:
+        return len(self._current().procs)

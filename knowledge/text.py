@@ -1,0 +1,182 @@
+"""Vietnamese text as citizens write it: normalisation, diacritic folding, abbreviations, aspects.
+
+Everything downstream works on *folded* syllables (no diacritics, đ → d), so a question typed without
+diacritics meets the same index as one typed with them. The lexicon (`lexicon.tsv`) is a maintained
+list of abbreviations, chat slang, regional words and everyday names for procedures and papers,
+each rewritten into the words the official records use.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+LEXICON = Path(__file__).with_name("data") / "lexicon.tsv"
+ASPECTS_FILE = Path(__file__).with_name("data") / "aspects.tsv"
+
+ASPECTS = ("documents", "fee", "time", "place", "steps", "conditions", "legal", "online", "result")
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_FOLD = str.maketrans({"đ": "d", "Đ": "D"})
+# Old-style tone placement ("hoà", "thuỷ") written the way the records write it ("hòa", "thủy").
+_TONE_STYLE = dict(
+    zip(
+        ["oà", "oá", "oả", "oã", "oạ", "oè", "oé", "oẻ", "oẽ", "oẹ", "uỳ", "uý", "uỷ", "uỹ", "uỵ"],
+        ["òa", "óa", "ỏa", "õa", "ọa", "òe", "óe", "ỏe", "õe", "ọe", "ùy", "úy", "ủy", "ũy", "ụy"],
+        strict=True,
+    )
+)
+
+
+def normalize(text: str) -> str:
+    """NFC, camelCase split, lower case, one space between words."""
+    text = unicodedata.normalize("NFC", text)
+    if any(c.isupper() for c in text[1:]):
+        text = "".join(f" {c}" if c.isupper() and p.islower() else c for p, c in zip(" " + text, text, strict=False))
+    return " ".join(text.lower().split())
+
+
+@lru_cache(maxsize=65536)
+def fold_word(word: str) -> str:
+    decomposed = unicodedata.normalize("NFD", word.translate(_FOLD))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def fold(text: str) -> str:
+    """Remove diacritics: 'Đăng ký' → 'dang ky'."""
+    return " ".join(fold_word(w) for w in normalize(text).split())
+
+
+def words(text: str) -> list[str]:
+    """Normalised words (runs of letters and digits), diacritics kept."""
+    return _WORD.findall(normalize(text))
+
+
+def syllables(text: str) -> list[str]:
+    """Folded syllables of a text."""
+    return [fold_word(w) for w in words(text)]
+
+
+@dataclass(frozen=True)
+class Rule:
+    pattern: tuple[str, ...]
+    replacement: tuple[str, ...]
+
+
+def _load_rules(path: Path) -> dict[str, list[Rule]]:
+    """TSV lines 'pattern<TAB>replacement', longest pattern first.
+
+    A pattern word written with diacritics matches the same word, or the word typed without any
+    diacritics; it does not match a different accented word ('bạn' does not match 'bản').
+    """
+    rules: dict[str, list[Rule]] = {}
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.split("#", 1)[0].rstrip()
+        if not line.strip():
+            continue
+        pat, _, rep = line.partition("\t")
+        rule = Rule(tuple(words(pat)), tuple(words(rep)))
+        if rule.pattern:
+            rules.setdefault(fold_word(rule.pattern[0]), []).append(rule)
+    for lst in rules.values():
+        lst.sort(key=lambda r: -len(r.pattern))
+    return rules
+
+
+@lru_cache(maxsize=1)
+def lexicon() -> dict[str, list[Rule]]:
+    return _load_rules(LEXICON)
+
+
+@lru_cache(maxsize=1)
+def aspect_rules() -> dict[str, list[Rule]]:
+    """Aspect phrases: the replacement is the aspect name, or nothing for a filler."""
+    return _load_rules(ASPECTS_FILE)
+
+
+def _same(word: str, pattern: str) -> bool:
+    if word == pattern:
+        return True
+    folded = fold_word(word)
+    return folded == word and folded == fold_word(pattern)
+
+
+def _rewrite(tokens: list[str], rules: dict[str, list[Rule]]) -> list[tuple[list[str], Rule | None]]:
+    """Greedy longest match of rules over words; spans with the rule that matched (or None)."""
+    out: list[tuple[list[str], Rule | None]] = []
+    i = 0
+    while i < len(tokens):
+        for rule in rules.get(fold_word(tokens[i]), ()):
+            n = len(rule.pattern)
+            span = tokens[i : i + n]
+            if len(span) == n and all(_same(w, p) for w, p in zip(span, rule.pattern, strict=True)):
+                out.append((span, rule))
+                i += n
+                break
+        else:
+            out.append(([tokens[i]], None))
+            i += 1
+    return out
+
+
+def expand(tokens: list[str]) -> list[str]:
+    """Apply the lexicon to words: abbreviations, slang and everyday names become the records' words."""
+    out: list[str] = []
+    for span, rule in _rewrite(tokens, lexicon()):
+        out.extend(rule.replacement if rule else span)
+    return out
+
+
+def restyle(word: str) -> str:
+    for old, new in _TONE_STYLE.items():
+        if old in word:
+            return word.replace(old, new)
+    return word
+
+
+NEGATIONS = (("chu", "khong", "phai"), ("khong", "phai"), ("dung", "dua"), ("khong", "hoi"))
+_CLAUSE = re.compile(r"[.;,!?\n]+")
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """A question split into the words that name the procedure, the aspects asked, the words the
+    citizen ruled out ('không phải loại có yếu tố nước ngoài')."""
+
+    terms: tuple[str, ...]
+    aspects: tuple[str, ...]
+    excluded: tuple[str, ...] = ()
+
+
+def analyze(text: str) -> Analysis:
+    """Expand the lexicon, take out aspect phrases and fillers, set negated clauses apart."""
+    terms: list[str] = []
+    excluded: list[str] = []
+    aspects: list[str] = []
+    for clause in _CLAUSE.split(text):
+        tokens = expand([restyle(w) for w in words(clause)])
+        folded = [fold_word(t) for t in tokens]
+        negated = _negation_at(folded)
+        target = terms
+        for span, rule in _rewrite(tokens, aspect_rules()):
+            if rule is None:
+                target.extend(fold_word(w) for w in span)
+                continue
+            for name in rule.replacement:
+                if name in ASPECTS and name not in aspects:
+                    aspects.append(name)
+            if negated is not None and tuple(fold_word(w) for w in span) == negated:
+                target = excluded
+    return Analysis(tuple(terms), tuple(aspects), tuple(excluded))
+
+
+def _negation_at(folded: list[str]) -> tuple[str, ...] | None:
+    """The negation phrase opening a clause ('không phải X', 'chứ không phải X'), if any."""
+    joined = " ".join(folded)
+    for neg in NEGATIONS:
+        if f" {' '.join(neg)} " in f" {joined} ":
+            return neg
+    return None

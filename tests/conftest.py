@@ -1,0 +1,64 @@
+import os
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from bot import db
+from bot.app import build
+from bot.settings import load_settings
+
+PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'app.db'}"
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh PostgreSQL database for one test, dropped afterwards.
+
+    Without the server the test fails when REQUIRE_POSTGRES=1 (CI), and is skipped with a reason otherwise.
+    """
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as e:
+        admin.dispose()
+        if os.environ.get("REQUIRE_POSTGRES"):
+            pytest.fail(f"PostgreSQL is required but unreachable: {e}")
+        pytest.skip(f"PostgreSQL unreachable at {PG_ADMIN_URL}")
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'app.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory):
+    """The app on SQLite with the bundled knowledge base loaded (built once per test run)."""
+    path = tmp_path_factory.mktemp("app") / "app.db"
+    built = build(load_settings(database_url=f"sqlite:///{path}"))
+    yield built
+    built.engine.dispose()
+
+
+@pytest.fixture
+def empty_app(sqlite_url):
+    """The app with the schema but no procedures."""
+    a = build(load_settings(database_url=sqlite_url), prepare=False)
+    db.upgrade(a.engine)
+    yield a
+    a.engine.dispose()

@@ -1,0 +1,86 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+COMMANDS = [
+    [],
+    ["run"],
+    ["demo"],
+    ["chat"],
+    ["db", "upgrade"],
+    ["kb", "import"],
+    ["kb", "export"],
+    ["kb", "search"],
+    ["kb", "stats"],
+    ["user", "add"],
+]
+
+
+def run(args, env_extra=None, stdin="", cwd=None):
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, text=True, env=env, cwd=cwd, timeout=300
+    )
+
+
+@pytest.mark.parametrize("cmd", COMMANDS, ids=lambda c: " ".join(c) or "top")
+def test_help(cmd):
+    r = run([*cmd, "--help"])
+    assert r.returncode == 0 and "usage:" in r.stdout
+
+
+@pytest.fixture(scope="module")
+def dbenv(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    return {"DATABASE_URL": f"sqlite:///{d / 'app.db'}"}
+
+
+def test_batch_search_contract(dbenv):
+    lines = [
+        {"id": "a", "q": "đăng ký khai sinh cần giấy tờ gì", "history": []},
+        {"id": "b", "q": "thế còn lệ phí?", "history": ["đăng ký khai sinh"]},
+        {"id": "c", "q": "", "history": []},
+    ]
+    stdin = "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines) + "{broken\n"
+    r = run(["kb", "search", "--jsonl", "-"], dbenv, stdin)
+    assert r.returncode == 0, r.stderr
+    out = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [o["id"] for o in out] == ["a", "b", "c", None]
+    assert out[0]["decision"] in {"answer", "clarify", "none"} and len(out[0]["codes"]) <= 5
+    assert out[0]["aspects"] == ["documents"] and isinstance(out[0]["ms"], float)
+    assert out[1]["codes"][0] == out[0]["codes"][0]
+    assert out[2]["decision"] == "none"
+    assert "malformed" in out[3]["error"]
+
+
+def test_stats_and_single_search(dbenv):
+    r = run(["kb", "stats"], dbenv)
+    assert r.returncode == 0 and "procedures: 2642" in r.stdout
+    r = run(["kb", "search", "chứng", "thực", "di", "chúc"], dbenv)
+    assert r.returncode == 0 and "2.001019" in r.stdout
+
+
+def test_chat_answers_hello(dbenv):
+    r = run(["chat"], dbenv, stdin="xin chào\nthoát\n")
+    assert r.returncode == 0 and "Xin chào" in r.stdout and "Hỏi thủ tục" in r.stdout
+
+
+def test_user_add(dbenv):
+    r = run(["user", "add", "can.bo1", "--role", "admin"], dbenv, stdin="mat-khau-dai-du\n")
+    assert r.returncode == 0, r.stderr
+    r = run(["user", "add", "can.bo1"], dbenv, stdin="mat-khau-dai-du\n")
+    assert r.returncode == 2 and "exists already" in r.stderr
+    r = run(["user", "add", "can.bo2"], dbenv, stdin="short\n")
+    assert r.returncode == 2 and "password" in r.stderr
+
+
+def test_import_missing_file_and_bad_setting_are_one_line_errors(dbenv):
+    r = run(["kb", "import", "/nonexistent.jsonl"], dbenv)
+    assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "no such file" in r.stderr
+    r = run(["kb", "stats"], {"PORT": "x"})
+    assert r.returncode == 2 and "PORT" in r.stderr and "Traceback" not in r.stderr
+    r = run(["db", "upgrade"], {"DATABASE_URL": "postgresql+psycopg://x@127.0.0.1:1/x"})
+    assert r.returncode == 2 and "cannot reach the database" in r.stderr and "Traceback" not in r.stderr

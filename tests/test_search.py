@@ -1,0 +1,66 @@
+"""Search on the bundled knowledge base, with questions written for these tests."""
+
+import pytest
+
+from knowledge.text import fold
+
+
+@pytest.fixture(scope="module")
+def kb(app):
+    return app.kb
+
+
+def top(kb, q, history=()):
+    r = kb.search(q, history)
+    return r, (r.hits[0].name.lower() if r.hits else "")
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("thủ tục khai sinh cho con cần mang gì", "khai sinh"),
+        ("lam giay khai sinh het bao nhieu tien", "khai sinh"),
+        ("đăng ký kết hôn ở xã cần giấy tờ gì", "kết hôn"),
+        ("ông tôi vừa qua đời thì báo tử ở đâu", "khai tử"),
+        ("thủ tục đăng ký tạm trú mất mấy ngày", "tạm trú"),
+        ("xin giấy xác nhận độc thân", "tình trạng hôn nhân"),
+        ("dangkykethon can gi", "kết hôn"),
+    ],
+)
+def test_finds_the_procedure(kb, question, expected):
+    r, name = top(kb, question)
+    assert expected in name, (question, r.hits[:3])
+
+
+def test_without_diacritics_finds_the_same(kb):
+    for q in ["đăng ký thường trú cần giấy tờ gì", "chứng thực chữ ký phí bao nhiêu", "tách hộ nộp ở đâu"]:
+        assert kb.search(q).codes[0] == kb.search(fold(q)).codes[0], q
+
+
+def test_aspects_are_reported(kb):
+    r = kb.search("khai tử mất bao lâu và nộp ở đâu")
+    assert set(r.aspects) == {"time", "place"}
+
+
+def test_follow_up_uses_the_procedure_in_context(kb):
+    first = kb.search("đăng ký tạm trú")
+    r = kb.search("thế còn phí?", ["đăng ký tạm trú"])
+    assert r.codes[0] == first.codes[0]
+    assert r.aspects == ("fee",)
+
+
+def test_new_question_starts_afresh(kb):
+    r, name = top(kb, "còn đăng ký kết hôn thì cần gì", ["đăng ký tạm trú"])
+    assert "kết hôn" in name
+
+
+def test_sibling_variant_only_when_asked(kb):
+    _, base = top(kb, "đăng ký khai tử")
+    assert "lại" not in base and "nước ngoài" not in base
+    _, variant = top(kb, "đăng ký lại khai tử")
+    assert "lại" in variant
+
+
+@pytest.mark.parametrize("question", ["thời tiết hôm nay thế nào", "viết cho tôi một bài thơ", "", "???", "🙂🙂"])
+def test_out_of_scope_is_not_answered(kb, question):
+    assert kb.search(question).decision != "answer"

@@ -1,0 +1,42 @@
+from knowledge.text import analyze, fold, normalize, syllables
+
+
+def test_fold_removes_diacritics_and_d_stroke():
+    assert fold("Đăng ký KHAI SINH") == "dang ky khai sinh"
+    assert fold("Thủ tục") == fold("Thu\u0309 tu\u0323c")  # decomposed marks are NFC-normalised first
+
+
+def test_normalize_splits_camel_case_and_spaces():
+    assert normalize("  KetHon   can  ") == "ket hon can"
+    assert syllables("ĐăngKý tạm-trú!") == ["dang", "ky", "tam", "tru"]
+
+
+def test_abbreviations_and_slang_expand():
+    a = analyze("dk thuong tru can nhung gi vay ad")
+    assert a.terms == ("dang", "ky", "thuong", "tru")
+    assert a.aspects == ("documents",)
+
+
+def test_everyday_names_map_to_record_words():
+    assert "khai" in analyze("nhà em mới sinh em bé").terms
+    assert analyze("làm sổ đỏ").terms[:4] == ("giay", "chung", "nhan", "quyen")
+
+
+def test_aspects_are_kept_apart_from_procedure_words():
+    a = analyze("Chứng thực bản sao lệ phí bao nhiêu, mất bao lâu, nộp ở đâu?")
+    assert a.terms == ("chung", "thuc", "ban", "sao")
+    assert set(a.aspects) == {"fee", "time", "place"}
+    assert analyze("có nộp qua mạng được không").aspects == ("online",)
+    assert analyze("căn cứ pháp lý của thủ tục này").aspects == ("legal",)
+
+
+def test_accented_words_do_not_match_other_accented_fillers():
+    # 'bạn' is a filler; 'bản' (copy) is not, although both fold to 'ban'.
+    assert "ban" in analyze("chứng thực bản sao").terms
+    assert "ban" not in analyze("bạn ơi cho hỏi khai tử").terms
+
+
+def test_negated_clause_is_excluded():
+    a = analyze("Đăng ký giám hộ, không phải loại có yếu tố nước ngoài")
+    assert "ngoai" in a.excluded and "ngoai" not in a.terms
+    assert "giam" in a.terms
