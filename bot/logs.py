@@ -10,5 +10,5 @@ def setup_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "aiohttp.access", "alembic.runtime.migration"):
+    for noisy in ("httpx", "httpcore", "aiohttp.access", "alembic.runtime.migration", "bm25s"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -56,7 +56,8 @@ _LOWER = "a-zàáảãạăắằẳẵặâấầẩẫậđèéẻẽẹêế�
 
 _HSPACE = re.compile(r"[^\S\n]+")
 _BLANK_LINES = re.compile(r"\n{2,}")
-_DROP_CHARS = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+# Zero-width characters, soft hyphens and private-use glyphs (Word bullets such as U+F0FC) carry no text.
+_DROP_CHARS = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad\ue000-\uf8ff]")
 
 _PLACEHOLDERS = frozenset(
     {"", "-", "--", "---", ".", "không", "không có", "không có thông tin", "chưa có thông tin", "khồng"}
@@ -64,9 +65,7 @@ _PLACEHOLDERS = frozenset(
 
 
 def _nfc(s: str) -> str:
-    s = unicodedata.normalize("NFC", s).translate(_DROP_CHARS)
-    # Private-use glyphs (Word bullets such as U+F0FC) carry no text.
-    return "".join(ch for ch in s if unicodedata.category(ch) != "Co")
+    return _DROP_CHARS.sub("", unicodedata.normalize("NFC", s))
 
 
 def _text(s: str) -> str:
@@ -104,13 +103,16 @@ def _cut_furniture(s: str) -> str:
 
 def _parse_result(raw: str) -> str:
     s = _cut_furniture(_nfc(raw))
-    parts = [_text(p) for p in _RESULT_CODE.split(s)]
+    parts = [_text(p).rstrip(";").rstrip() for p in _RESULT_CODE.split(s)]
     return "; ".join(p for p in parts if not _is_placeholder(p))
 
 
 # ------------------------------------------------------------------------------------------ steps
 
-_STEP_MARK = re.compile(r"(?:^|(?<=[.;:!?]))[ \t]*Bước[ \t]*\d+[ \t]*[:.\-–)]?", re.MULTILINE)
+# `Bước 1:` at the start of a line or a sentence, possibly after a list mark (`a) Bước 1:`, `- Bước 2.`).
+_STEP_MARK = re.compile(
+    r"(?:^|(?<=[.;:!?]))[ \t]*(?:[a-zđ]\)[ \t]*|[-+*•][ \t]*)?Bước[ \t]*\d+[ \t]*[:.\-–)]?", re.MULTILINE
+)
 _PARAGRAPH = re.compile(r"\n[ \t]*\n")
 
 
@@ -142,12 +144,8 @@ _FEE_START = re.compile(r"Miễn phí|" + _NO_INFO + r"|\d[\d.,]*[ \t]?(?:" + _H
 
 # Money amounts inside fee text.
 _AMOUNT = r"(?<![\w.,/])(?P<a>\d+(?:[.,]\d+)*)(?![.,/]?\d)"
-_CURRENCY = (
-    r"(?:triệu|tỷ|nghìn|ngàn)\s+(?:đồng|Đồng)|Việt Nam Đồng|Việt Nam đồng|VNĐ|VND|vnđ|vnd|USD|Đồng|đồng|đ|Đ"
-)
-_MONEY = re.compile(
-    _AMOUNT + r"[ \t]*(?:/[^\W\d_]+[ \t]*)?(?P<u>" + _CURRENCY + r")(?![" + _LOWER + _UPPER + r"\w])"
-)
+_CURRENCY = r"(?:triệu|tỷ|nghìn|ngàn)\s+(?:đồng|Đồng)|Việt Nam Đồng|Việt Nam đồng|VNĐ|VND|vnđ|vnd|USD|Đồng|đồng|đ|Đ"
+_MONEY = re.compile(_AMOUNT + r"[ \t]*(?:/[^\W\d_]+[ \t]*)?(?P<u>" + _CURRENCY + r")(?![" + _LOWER + _UPPER + r"\w])")
 _GROUPED = r"(?<![\w.,/])(?P<a>\d{1,3}(?:[.,]\d{3})+)(?![.,]?\d)"
 _LABELLED_MONEY = re.compile(r"(?:[Pp]hí|[Mm]ức thu)\s*:\s*" + _GROUPED)
 _PER_UNIT_MONEY = re.compile(_GROUPED + r"(?=/[^\W\d_])")
@@ -172,9 +170,7 @@ def _is_row_start(s: str, i: int, name: str) -> bool:
 
 
 def _split_channel_rows(body: str) -> list[tuple[str, str]]:
-    starts = [
-        (m.start(), m.group()) for m in _CHANNEL_RE.finditer(body) if _is_row_start(body, m.start(), m.group())
-    ]
+    starts = [(m.start(), m.group()) for m in _CHANNEL_RE.finditer(body) if _is_row_start(body, m.start(), m.group())]
     rows = []
     for k, (pos, name) in enumerate(starts):
         end = starts[k + 1][0] if k + 1 < len(starts) else len(body)
@@ -330,6 +326,8 @@ def _quantities(part: str) -> list[tuple[int, int, str]]:
             continue
         out.append((m.start("q"), m.end("q"), m.group("q")))
     return out
+
+
 _FORM_EXT = re.compile(r"\.(?:docx|doc|pdf|xlsx|xls|rar|zip)(?![a-z])")
 _UP = set("ABCDEFGHIJKLMNOPQRSTUVWXYZÀÁẢÃẠĂẮẰẲẴẶÂẤẦẨẪẬĐÈÉẺẼẸÊẾỀỂỄỆÌÍỈĨỊÒÓỎÕỌÔỐỒỔỖỘƠỚỜỞỠỢÙÚỦŨỤƯỨỪỬỮỰỲÝỶỸỴ")
 
@@ -374,7 +372,35 @@ def _weak_boundary(t: str, p: int) -> bool:
 _VOWELS = set("aăâeêioôơuưyáắấéếíóốớúứýàằầèềìòồờùừỳảẳẩẻểỉỏổởủửỷãẵẫẽễĩõỗỡũữỹạặậẹệịọộợụựỵ")
 _FINALS = ("ng", "nh", "ch", "c", "m", "n", "p", "t", "")
 _INITIALS = frozenset(
-    "b c ch d đ g gh gi h k kh l m n ng ngh nh p ph qu r s t th tr v x".split()
+    (
+        "b",
+        "c",
+        "ch",
+        "d",
+        "đ",
+        "g",
+        "gh",
+        "gi",
+        "h",
+        "k",
+        "kh",
+        "l",
+        "m",
+        "n",
+        "ng",
+        "ngh",
+        "nh",
+        "p",
+        "ph",
+        "qu",
+        "r",
+        "s",
+        "t",
+        "th",
+        "tr",
+        "v",
+        "x",
+    )
 )
 _LOWER_RUN = re.compile(r"[" + _LOWER + r"]+")
 
@@ -387,7 +413,7 @@ def _syllable_glue(t: str, lo: int, hi: int) -> list[int]:
         if word.isascii():
             continue  # file names such as `MauBankhai...` are not Vietnamese words
         groups = [(g.start(), g.end()) for g in re.finditer("[" + "".join(sorted(_VOWELS)) + "]+", word)]
-        for (_, end1), (start2, _) in zip(groups, groups[1:]):
+        for (_, end1), (start2, _) in zip(groups, groups[1:], strict=False):
             cluster = word[end1:start2]
             for final in _FINALS:
                 if cluster.startswith(final) and cluster[len(final) :] in _INITIALS:
@@ -469,22 +495,80 @@ def _parse_documents(raw: str) -> list[Document]:
 
 _LEGAL_HEADER = "Tên văn bản pháp lýMã văn bản"
 _U, _L = _UPPER, _LOWER
-# A legal document number: 68/2013/TT-BCA, 02/2011/QH13, 601/QĐ-BTC, 09/2015/TTLT-BCA-BYT-BTC, 53/2010/QĐ-TTg,
-# 66.7/2025/NQ-CP; also 42/2020 and 73-CP. The agency part is lazy: it stops where the next title starts
-# (`...TT-BTCNghị định` -> `TT-BTC`), which _NEXT_TITLE checks.
-_AGENCY_CHAR = r"(?:TTg|[A-ZĐ0-9])"
+# Issuer codes that end a legal document number (NĐ-CP, TT-BTC, QH13, QĐ-TTg, TTLT-BCA-BYT-BTC). Known codes
+# let a number end where the next title starts even when they are glued (`TT-BTCNghị định`, `NĐ-CPsửa đổi`).
+_ISSUERS = sorted(
+    (
+        "NĐ",
+        "CP",
+        "TT",
+        "TTLT",
+        "TTg",
+        "QĐ",
+        "NQ",
+        "BTC",
+        "BTP",
+        "BCA",
+        "BNNMT",
+        "NHNN",
+        "BGTVT",
+        "BXD",
+        "BTNMT",
+        "BNNPTNT",
+        "BHXH",
+        "BKHĐT",
+        "UBND",
+        "BLĐTBXH",
+        "PL",
+        "HĐND",
+        "BKHCN",
+        "BQP",
+        "BNV",
+        "BYT",
+        "ND",
+        "BCT",
+        "BVHTTDL",
+        "CSXH",
+        "BTTTT",
+        "BNG",
+        "VBHN",
+        "VPQH",
+        "NV",
+        "BKH",
+        "BCĐ",
+        "BGDĐT",
+        "BNN",
+        "BTM",
+        "BQLDA",
+        "CTN",
+        "KTNN",
+        "TANDTC",
+        "VKSNDTC",
+        "TLĐ",
+        "BTS",
+        "BGD",
+        "C",
+    ),
+    key=len,
+    reverse=True,
+)
+_ISSUER = r"(?>(?:UBTVQH|QH)\d{1,2}|" + "|".join(_ISSUERS) + r")"
+_GENERIC_ISSUER = r"[A-ZĐ][A-ZĐ0-9]*(?:-[A-ZĐ][A-ZĐ0-9]*)*(?=[\s,.;:)]|$)"
 _NUMBER = (
-    r"(?<![\d/.])(?:(?P<lead>\d+(?:\.\d+)?)(?:/\d{4})?/[A-ZĐ]" + _AGENCY_CHAR + r"*?(?:-" + _AGENCY_CHAR + r"+?)*?"
-    r"|(?P<lead2>\d+)/\d{4}|(?P<lead3>\d+)-[A-ZĐ]+)"
+    r"(?<!\d)(?:(?P<lead>\d+(?:\.\d+)?)(?:/\d{4})?/(?>" + _ISSUER + r"(?:-" + _ISSUER + r")*+|" + _GENERIC_ISSUER + r")"
+    r"|(?<!/)(?P<lead2>\d+)/\d{4}(?![\d/])"
+    r"|(?<!/)(?P<lead3>\d+)-(?>" + _ISSUER + r"))"
 )
-_NEXT_TITLE = (
-    r"(?=\s*$|[" + _U + r"][" + _L + r"]{2,}|[" + _U + r"][" + _L + r"]?\s|[" + _L + r"]{2}"
-    r"|[" + _U + r"]{2,}[\s,]|\(|\s+[" + _U + r"])"
-)
-_ROW_END = re.compile(_NUMBER + _NEXT_TITLE)
+# What follows a number that ends a row: the end, the next title glued to it, or (checked in code) a space and
+# a capitalised title when the number itself is glued to its own title. Not `ngày`/`của`, which go on a title.
+_ROW_END = re.compile(_NUMBER + r"(?=[.\s]*$|[^\W\d_](?<!n)|\s+[" + _U + r"]|n(?!gày))(?!của|năm|và )")
 _BARE_NUMBER_ROW_END = re.compile(
     r"(?<=\S)(?:Luật|Nghị định|Thông tư|Quyết định) số (?P<num>\d+)(?=[" + _U + r"][" + _L + r"])"
 )
+# Misspelt numbers written at the end of the table (`198/2016/TT/BTC`, `165/2024/NĐ- CP`, `31/2025/TT_BCA`).
+_LOOSE_LAST_NUMBER = re.compile(r"(?<=\S)(?<!\d)(?P<num>\d+/\d{4}/[A-ZĐ][A-ZĐ0-9_/\- ]{0,20}?(?:TTg|[A-ZĐ0-9]))[.\s]*$")
+# `Luật Hải quan 201454`: a year glued to a bare number at the end of the table.
+_YEAR_GLUED_NUMBER = re.compile(r"(?<=\D)(?:19|20)\d\d(?P<num>\d{1,3})\s*$")
 _DOC_TYPE_SUFFIX = re.compile(r"(?<=\S)(?:Luật|Nghị định|NĐ|Thông tư|TT|Quyết định|QĐ|Nghị quyết|NQ)(?: số)?\s*$")
 _DOC_TYPES = frozenset({"Luật", "Nghị định", "Thông tư", "Quyết định", "Nghị quyết"})
 _YEAR = re.compile(r"19[4-9]\d|20[0-4]\d")
@@ -508,10 +592,9 @@ def _legal_rows(s: str) -> list[tuple[str, str]]:
     ends: list[tuple[int, int, str]] = []
     for m in _ROW_END.finditer(s):
         after = s[m.end() :]
-        if after[:1].isspace() and after.strip():
-            # `...Bộ Tư pháp18/2026/NĐ-CP Nghị định ...`: a row end only when glued to its title.
-            if m.start() == 0 or s[m.start() - 1].isspace():
-                continue
+        # `...Bộ Tư pháp18/2026/NĐ-CP Nghị định ...`: before a space, a row end only when glued to its title.
+        if after[:1].isspace() and after.strip() and (m.start() == 0 or s[m.start() - 1].isspace()):
+            continue
         ends.append((m.start(), m.end(), m.group("lead") or m.group("lead2") or m.group("lead3")))
     for m in _BARE_NUMBER_ROW_END.finditer(s):
         ends.append((m.start("num"), m.end("num"), ""))
@@ -526,8 +609,15 @@ def _legal_rows(s: str) -> list[tuple[str, str]]:
             title, number = _split_lead(title, number, lead)
         rows.append((title, number))
         pos = end
-    if s[pos:].strip():
-        rows.append((s[pos:], ""))
+    rest = s[pos:]
+    if rest.strip():
+        m = _LOOSE_LAST_NUMBER.search(rest) or _YEAR_GLUED_NUMBER.search(rest)
+        if m and m.re is _LOOSE_LAST_NUMBER:
+            rows.append(_split_lead(rest[: m.start("num")], m.group("num"), m.group("num").split("/")[0]))
+        elif m:
+            rows.append((rest[: m.start("num")], rest[m.start("num") : m.end("num")]))
+        else:
+            rows.append((rest, ""))
     return rows
 
 

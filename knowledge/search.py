@@ -16,7 +16,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from knowledge.model import Procedure
-from knowledge.text import analyze, expand, fold, fold_word, lexicon, syllables
+from knowledge.text import analyze, fold, fold_word, lexicon, record_syllables, restyle, words
 
 CANDIDATES = 40
 # Level prior for a provincial assistant: commune and province procedures are what citizens do.
@@ -31,29 +31,14 @@ PRECISION_WEIGHT = 0.5
 LEAD_WEIGHT = 0.2
 EXCLUDED_PENALTY = 0.6
 HISTORY_WEIGHT = 0.45
+WEAK_OWN_WEIGHT = 0.3
 # Words of procedure names that say nothing about which procedure it is.
-GENERIC = frozenset(
-    [
-        "thu",
-        "tuc",
-        "dang",
-        "ky",
-        "cap",
-        "giay",
-        "chung",
-        "nhan",
-        "thuc",
-        "hien",
-        "tai",
-        "viec",
-        "cua",
-        "va",
-        "cho",
-        "doi",
-        "voi",
-    ]
-)
-# Where one message may turn to a second procedure.
+GENERIC = frozenset(["thu", "tuc", "tai", "viec", "cua", "va", "cho", "doi", "voi", "trong", "cac", "hoac", "do"])
+# Words a name or a question may open with before it says which procedure (for the lead match).
+LEAD_SKIP = frozenset(["thu", "tuc", "dang", "ky", "cap", "xin", "lam"])
+# A word pair found in at most this share of records names a procedure ('khai sinh', not 'đăng ký').
+STRONG_PAIR_SHARE = 0.03
+PARENTHESES = re.compile(r"\([^)]*\)")
 # A Vietnamese syllable without diacritics: onset, vowel nucleus, final.
 SYLLABLE = re.compile(r"(ngh|ng|nh|ch|gh|gi|kh|ph|th|tr|qu|[bcdghklmnpqrstvx])?[aeiouy]{1,3}(ng|nh|ch|[cmnpt])?")
 # Words that make a variant of a procedure: a name with one the question lacks is a sibling.
@@ -89,7 +74,21 @@ MODIFIERS = frozenset(
     ]
 )
 MODIFIER_PENALTY = 0.12
-INTENT_SPLIT = re.compile(r"[;?,]|\s(?:còn|và|với|so với)\s", re.IGNORECASE)
+ACCENT_MISMATCH = 0.25
+ACCENT_PENALTY = 0.4
+FUZZY_ALONE = 76
+# Ordinal references to earlier choices, as folded phrases, and the position they pick.
+ORDINALS = (
+    *((p, 0) for p in ("dau tien", "thu nhat", "so 1", "thu 1", "so mot")),
+    *((p, 1) for p in ("thu hai", "thu 2", "so 2", "so hai")),
+    *((p, 2) for p in ("thu ba", "thu 3", "so 3", "so ba")),
+    *((p, 3) for p in ("thu tu", "thu 4", "so 4", "so bon")),
+    ("truoc do", -2),
+    ("cuoi", -1),
+)
+MAX_REPLAY = 6
+# Where one message may turn to a second procedure.
+INTENT_SPLIT = re.compile(r"[;?,]|\s(?:còn|và|với|so với|nhưng)\s", re.IGNORECASE)
 
 
 def units(tokens: Sequence[str]) -> list[str]:
@@ -128,7 +127,7 @@ class SearchResult:
 class _Query:
     terms: list[str]
     excluded: list[str]
-    weight: float = 1.0
+    marks: dict[str, str]  # folded term -> the accented form typed, for terms typed with diacritics
 
 
 class SearchIndex:
@@ -136,23 +135,29 @@ class SearchIndex:
         self.procs = list(procs)
         self.codes = [p.code for p in self.procs]
         self.by_code = {p.code: i for i, p in enumerate(self.procs)}
-        title_tokens = [syllables(" . ".join([p.name, *p.aliases, *p.questions])) for p in self.procs]
-        name_tokens = [syllables(p.name) for p in self.procs]
-        body_tokens = [syllables(self._body(p)) for p in self.procs]
+        title_tokens = [record_syllables(" . ".join([p.name, *p.aliases, *p.questions])) for p in self.procs]
+        name_tokens = [record_syllables(PARENTHESES.sub(" ", p.name)) for p in self.procs]
+        body_tokens = [record_syllables(self._body(p)) for p in self.procs]
         self.title_sets = [set(t) for t in title_tokens]
         self.name_sets = [set(t) for t in name_tokens]
+        self.title_marks = [{restyle(w) for w in words(" ".join([p.name, *p.aliases]))} for p in self.procs]
         self.name_seq = name_tokens
         self.title = bm25s.BM25()
         self.title.index([units(t) for t in title_tokens], show_progress=False)
         self.body = bm25s.BM25()
         self.body.index([units(t) for t in body_tokens], show_progress=False)
+        n = max(1, len(self.procs))
         df: dict[str, int] = {}
         for toks in (set(t) | set(b) for t, b in zip(title_tokens, body_tokens, strict=True)):
             for tok in toks:
                 df[tok] = df.get(tok, 0) + 1
-        n = max(1, len(self.procs))
         self.idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
-        self.pairs = {u for toks in title_tokens for u in units(toks)[len(toks) :]}
+        pair_df: dict[str, int] = {}
+        for toks in title_tokens:
+            for u in set(units(toks)[len(toks) :]):
+                pair_df[u] = pair_df.get(u, 0) + 1
+        self.pairs = set(pair_df)
+        self.strong_pairs = {u for u, c in pair_df.items() if c <= max(2, STRONG_PAIR_SHARE * n)}
         self.vocab = sorted(t for t in self.idf if not t.isdigit() and len(t) > 1)
         self.prior = np.array([max((LEVEL_PRIOR[_level_key(lv)] for lv in p.levels), default=0.9) for p in self.procs])
         self.levels = [{_level_key(lv) for lv in p.levels} for p in self.procs]
@@ -168,7 +173,7 @@ class SearchIndex:
 
     def _fuzzy_uncached(self, tok: str) -> tuple[str, ...]:
         found = process.extract(tok, self.vocab, scorer=fuzz.ratio, score_cutoff=66, limit=6)
-        return tuple(f[0] for f in found)
+        return tuple((f[0], f[1]) for f in found)
 
     def _split_uncached(self, tok: str) -> tuple[str, ...] | None:
         """A run of joined syllables ('dangkykethon'): the split with fewest pieces, known pairs first."""
@@ -191,26 +196,32 @@ class SearchIndex:
                     best[j] = (c, (*pieces, piece))
         if best[n] is None or len(best[n][1]) < 2:
             return None
-        return tuple(fold_word(w) for w in expand(list(best[n][1])))
+        return tuple(best[n][1])
 
-    def _repair(self, terms: Sequence[str]) -> list[str]:
+    def _repair(self, words: list[str]) -> list[str]:
         """Unknown words: a run of joined syllables is split; a misspelt syllable becomes the closest
-        known one, if that forms a known word with a neighbour (or if it cannot be a syllable at all)."""
+        known one, if that forms a known word with a neighbour (or, closer still, if it cannot be a
+        Vietnamese syllable at all). Known words pass unchanged, diacritics kept."""
         out: list[str] = []
-        for k, t in enumerate(terms):
-            if t in self.idf or t.isdigit() or len(t) < 2:
-                out.append(t)
+        for k, w in enumerate(words):
+            t = fold_word(w)
+            if t in self.idf or t.isdigit() or len(t) < 2 or lexicon().get(t):
+                out.append(w)
                 continue
             valid = bool(SYLLABLE.fullmatch(t))
+            if valid and t != w:  # typed with diacritics: a real word the records do not use
+                out.append(w)
+                continue
             split = None if valid else self._split(t)
             if split:
                 out.extend(split)
                 continue
             cands = self._fuzzy(t) if len(t) >= 3 else ()
-            prev = out[-1] if out else None
-            nxt = terms[k + 1] if k + 1 < len(terms) else None
-            paired = [c for c in cands if f"{prev}_{c}" in self.pairs or f"{c}_{nxt}" in self.pairs]
-            out.append(paired[0] if paired else cands[0] if cands and not valid else t)
+            prev = fold_word(out[-1]) if out else None
+            nxt = fold_word(words[k + 1]) if k + 1 < len(words) else None
+            paired = [c for c, _ in cands if f"{prev}_{c}" in self.pairs or f"{c}_{nxt}" in self.pairs]
+            close = [c for c, score in cands if score >= FUZZY_ALONE]
+            out.append(paired[0] if paired else close[0] if close and not valid else w)
         return out
 
     def _scores(self, terms: Sequence[str]) -> np.ndarray:
@@ -224,13 +235,19 @@ class SearchIndex:
             scores += BODY_WEIGHT * self.body.get_scores(b)
         return scores
 
-    def coverage(self, i: int, terms: Sequence[str]) -> float:
-        """IDF-weighted share of the query's known words found in the procedure's name and aliases."""
+    def coverage(self, i: int, terms: Sequence[str], marks: dict[str, str] | None = None) -> float:
+        """IDF-weighted share of the query's known words found in the procedure's name and aliases; a word
+        typed with other diacritics than the name's ('vàng' against 'vắng') counts for little."""
         known = [t for t in dict.fromkeys(terms) if t in self.idf]
         if not known:
             return 0.0
         total = sum(self.idf[t] for t in known)
-        return sum(self.idf[t] for t in known if t in self.title_sets[i]) / total
+        found = 0.0
+        for t in known:
+            if t in self.title_sets[i]:
+                typed = (marks or {}).get(t)
+                found += self.idf[t] * (ACCENT_MISMATCH if typed and typed not in self.title_marks[i] else 1.0)
+        return found / total
 
     def precision(self, i: int, terms: set[str]) -> float:
         """IDF-weighted share of the procedure name's words that the question names."""
@@ -242,23 +259,33 @@ class SearchIndex:
 
     def lead(self, i: int, own: Sequence[str]) -> float:
         """How far the name begins with the question's words, in order (generic words aside)."""
-        name = [t for t in self.name_seq[i] if t not in GENERIC]
-        query = [t for t in own if t not in GENERIC]
+        name = _skip_lead(self.name_seq[i])
+        query = _skip_lead(own)
         n = 0
         while n < min(len(name), len(query)) and name[n] == query[n]:
             n += 1
         return n / min(len(query), 4) if query else 0.0
 
     def _query(self, text: str) -> _Query:
-        a = analyze(text)
-        return _Query(self._repair(a.terms), self._repair(a.excluded))
+        a = analyze(text, self._repair)
+        marks = {t: m for t, m in zip(a.terms, a.marks, strict=True) if m != t}
+        return _Query(list(a.terms), list(a.excluded), marks)
+
+    def _strong(self, terms: Sequence[str]) -> bool:
+        """Whether the words name a procedure: a pair of them that few records share."""
+        return any(u in self.strong_pairs for u in units(terms)[len(terms) :])
 
     def _own(self, q: _Query) -> list[str]:
         return [t for t in q.terms if t in self.idf]
 
     def search(self, text: str, history: Sequence[str] = (), k: int = 5) -> SearchResult:
-        aspects = analyze(text).aspects
+        aspects = analyze(text, self._repair).aspects
         q = self._first_intent(text)
+        picked = self._pick(text, q, history[-MAX_REPLAY:]) if history else None
+        if picked is not None:
+            i = self.by_code[picked]
+            hit = Hit(picked, self.procs[i].name, 1.0, 1.0)
+            return SearchResult("answer", (hit,), aspects, 1.0, tuple(q.terms), True)
         ctx: _Query | None = None
         for earlier in reversed(history):
             cq = self._first_intent(earlier)
@@ -281,6 +308,26 @@ class SearchIndex:
                 return self._result(joint, aspects, q, ctx, k)
         return self._result(alone, aspects, q, None, k)
 
+    def _pick(self, text: str, q: _Query, history: Sequence[str]) -> str | None:
+        """'cái thứ hai', 'cái cuối', 'cái trước đó': an item of the choices the bot offered in the last
+        turn, or else of the procedures discussed so far. The earlier turns are replayed, so this works
+        from the citizen's messages alone."""
+        if self._strong(self._own(q)):
+            return None
+        folded = f" {' '.join(fold_word(w) for w in words(text))} "
+        pos = next((p for phrase, p in ORDINALS if f" {phrase} " in folded), None)
+        if pos is None:
+            return None
+        offered: list[str] = []
+        discussed: list[str] = []
+        for n, turn in enumerate(history):
+            r = self.search(turn, history[:n])
+            offered = r.codes[:4] if r.decision == "clarify" else []
+            if r.decision != "none" and r.codes and r.codes[0] not in discussed[-1:]:
+                discussed.append(r.codes[0])
+        choices = offered or discussed
+        return choices[pos] if -len(choices) <= pos < len(choices) else None
+
     def _cov(self, ranked, own) -> float:
         return self.coverage(ranked[1][0][1], own) if ranked[1] else 0.0
 
@@ -293,7 +340,7 @@ class SearchIndex:
         found: list[tuple[_Query, int]] = []
         for part in parts:
             pq = self._query(part)
-            if not self._own(pq):
+            if not self._strong(self._own(pq)):
                 continue
             ranked = self._rank(pq, None)[1]
             if ranked and self.coverage(ranked[0][1], self._own(pq)) >= 0.8:
@@ -309,7 +356,9 @@ class SearchIndex:
         excluded = set(q.excluded)
         if ctx is not None:
             weak = not any(u in self.pairs for u in units(own)[len(own) :])
-            scores = scores + (1.0 if weak else HISTORY_WEIGHT) * self._scores(self._own(ctx))
+            scores = (WEAK_OWN_WEIGHT if weak else 1.0) * scores + (1.0 if weak else HISTORY_WEIGHT) * self._scores(
+                self._own(ctx)
+            )
             terms |= set(self._own(ctx)) - excluded
             excluded |= set(ctx.excluded)
         scores = scores * self._level_weights(own or self._own(ctx))
@@ -322,6 +371,8 @@ class SearchIndex:
             extra = self.name_sets[i] - terms
             s = scores[i] / best + PRECISION_WEIGHT * self.precision(i, terms) + LEAD_WEIGHT * self.lead(i, own)
             s -= MODIFIER_PENALTY * len(extra & MODIFIERS)
+            if q.marks:
+                s -= ACCENT_PENALTY * (self.coverage(i, own) - self.coverage(i, own, q.marks))
             if excluded & extra:
                 s -= EXCLUDED_PENALTY
             ranked.append((s, i))
@@ -331,10 +382,11 @@ class SearchIndex:
     def _result(self, ranked, aspects, q: _Query, ctx: _Query | None, k: int) -> SearchResult:
         _, order = ranked
         own = self._own(q) or (self._own(ctx) if ctx else [])
+        marks = q.marks if self._own(q) or ctx is None else ctx.marks
         if not order:
             return SearchResult("none", (), aspects, 0.0, tuple(q.terms), ctx is not None)
         hits = tuple(
-            Hit(self.codes[i], self.procs[i].name, round(float(s), 4), round(self.coverage(i, own), 3))
+            Hit(self.codes[i], self.procs[i].name, round(float(s), 4), round(self.coverage(i, own, marks), 3))
             for s, i in order[:k]
         )
         decision, conf = self._decide(hits)
@@ -358,6 +410,13 @@ class SearchIndex:
         if close or top.coverage < 0.75:
             return "clarify", conf
         return "answer", conf
+
+
+def _skip_lead(tokens: Sequence[str]) -> list[str]:
+    i = 0
+    while i < len(tokens) and tokens[i] in LEAD_SKIP:
+        i += 1
+    return list(tokens[i:])
 
 
 @lru_cache(maxsize=1)

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 LEXICON = Path(__file__).with_name("data") / "lexicon.tsv"
+ABBREVIATIONS = Path(__file__).with_name("data") / "abbreviations.tsv"
 ASPECTS_FILE = Path(__file__).with_name("data") / "aspects.tsv"
 
 ASPECTS = ("documents", "fee", "time", "place", "steps", "conditions", "legal", "online", "result")
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_LOWER = "a-zàáảãạăằắẳẵặâầấẩẫậđèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵ"
+_CAMEL = re.compile(f"(?<=[{_LOWER}])(?=[{_LOWER[3:].upper()}A-Z])")
 _FOLD = str.maketrans({"đ": "d", "Đ": "D"})
 # Old-style tone placement ("hoà", "thuỷ") written the way the records write it ("hòa", "thủy").
 _TONE_STYLE = dict(
@@ -33,9 +37,7 @@ _TONE_STYLE = dict(
 
 def normalize(text: str) -> str:
     """NFC, camelCase split, lower case, one space between words."""
-    text = unicodedata.normalize("NFC", text)
-    if any(c.isupper() for c in text[1:]):
-        text = "".join(f" {c}" if c.isupper() and p.islower() else c for p, c in zip(" " + text, text, strict=False))
+    text = _CAMEL.sub(" ", unicodedata.normalize("NFC", text))
     return " ".join(text.lower().split())
 
 
@@ -88,7 +90,17 @@ def _load_rules(path: Path) -> dict[str, list[Rule]]:
 
 @lru_cache(maxsize=1)
 def lexicon() -> dict[str, list[Rule]]:
-    return _load_rules(LEXICON)
+    """Rules for questions: abbreviations, then chat forms, regional words and everyday names."""
+    rules = _load_rules(LEXICON)
+    for key, lst in abbreviations().items():
+        rules[key] = sorted([*rules.get(key, []), *lst], key=lambda r: -len(r.pattern))
+    return rules
+
+
+@lru_cache(maxsize=1)
+def abbreviations() -> dict[str, list[Rule]]:
+    """Rules for both questions and records."""
+    return _load_rules(ABBREVIATIONS)
 
 
 @lru_cache(maxsize=1)
@@ -122,12 +134,17 @@ def _rewrite(tokens: list[str], rules: dict[str, list[Rule]]) -> list[tuple[list
     return out
 
 
-def expand(tokens: list[str]) -> list[str]:
+def expand(tokens: list[str], rules: dict[str, list[Rule]] | None = None) -> list[str]:
     """Apply the lexicon to words: abbreviations, slang and everyday names become the records' words."""
     out: list[str] = []
-    for span, rule in _rewrite(tokens, lexicon()):
+    for span, rule in _rewrite(tokens, lexicon() if rules is None else rules):
         out.extend(rule.replacement if rule else span)
     return out
+
+
+def record_syllables(text: str) -> list[str]:
+    """Folded syllables of a record's text, abbreviations written in full."""
+    return [fold_word(w) for w in expand(words(text), abbreviations())]
 
 
 def restyle(word: str) -> str:
@@ -149,28 +166,36 @@ class Analysis:
     terms: tuple[str, ...]
     aspects: tuple[str, ...]
     excluded: tuple[str, ...] = ()
+    marks: tuple[str, ...] = ()  # each term as typed (with its diacritics, if any)
 
 
-def analyze(text: str) -> Analysis:
-    """Expand the lexicon, take out aspect phrases and fillers, set negated clauses apart."""
+def analyze(text: str, repair: Callable[[list[str]], list[str]] | None = None) -> Analysis:
+    """Expand the lexicon, take out aspect phrases and fillers, set negated clauses apart.
+
+    `repair` (from the search index, which knows the vocabulary) mends misspelt and joined words first.
+    """
     terms: list[str] = []
+    marks: list[str] = []
     excluded: list[str] = []
     aspects: list[str] = []
     for clause in _CLAUSE.split(text):
-        tokens = expand([restyle(w) for w in words(clause)])
+        tokens = [restyle(w) for w in words(clause)]
+        tokens = expand(repair(tokens) if repair else tokens)
         folded = [fold_word(t) for t in tokens]
         negated = _negation_at(folded)
         target = terms
         for span, rule in _rewrite(tokens, aspect_rules()):
             if rule is None:
                 target.extend(fold_word(w) for w in span)
+                if target is terms:
+                    marks.extend(span)
                 continue
             for name in rule.replacement:
                 if name in ASPECTS and name not in aspects:
                     aspects.append(name)
             if negated is not None and tuple(fold_word(w) for w in span) == negated:
                 target = excluded
-    return Analysis(tuple(terms), tuple(aspects), tuple(excluded))
+    return Analysis(tuple(terms), tuple(aspects), tuple(excluded), tuple(marks))
 
 
 def _negation_at(folded: list[str]) -> tuple[str, ...] | None:
