@@ -54,5 +54,12 @@ class KnowledgeBase:
                 counts[p.domain] = counts.get(p.domain, 0) + 1
         return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
 
+    def browse(self, domain: str, level: str = "") -> list[Procedure]:
+        """Procedures of one field, optionally of one level ('Cấp xã', 'Cấp tỉnh', 'Cấp bộ'), by name."""
+        procs = [
+            p for p in self._current().procs if p.domain == domain and (not level or level in p.levels)
+        ]
+        return sorted(procs, key=lambda p: p.name)
+
     def __len__(self) -> int:
         return len(self._current().procs)
