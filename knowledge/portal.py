@@ -55,7 +55,6 @@ _UPPER = "A-ZÀÁẢÃẠĂẮẰẲẴẶÂẤẦẨẪẬĐÈÉẺẼẸÊẾ�
 _LOWER = "a-zàáảãạăắằẳẵặâấầẩẫậđèéẻẽẹêếềểễệìíỉĩịòóỏõọôốồổỗộơớờởỡợùúủũụưứừửữựỳýỷỹỵ"
 
 _HSPACE = re.compile(r"[^\S\n]+")
-_BLANK_LINES = re.compile(r"\n{2,}")
 # Zero-width characters, soft hyphens and private-use glyphs (Word bullets such as U+F0FC) carry no text.
 _DROP_CHARS = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad\ue000-\uf8ff]")
 
@@ -92,7 +91,9 @@ def _scalar(s: str) -> str:
 
 # ------------------------------------------------------------------------------------- furniture
 
-_FURNITURE = re.compile(r"Từ khóa|Từ khoá|Chọn cơ quan thực hiện|Nộp hồ sơ$")
+# The page furniture after the result: `Từ khóa...Mô tả...Chọn cơ quan thực hiện...Nộp hồ sơ`. ("Nộp hồ sơ" alone
+# is not a marker: it starts real sentences in conditions.)
+_FURNITURE = re.compile(r"Từ khóa|Từ khoá|Chọn cơ quan thực hiện")
 _RESULT_CODE = re.compile(r"Mã\s*:\s*(?:[A-Za-z0-9.\-]*\d|[A-Z]{2,}(?![" + _LOWER + r"]))")
 
 
