@@ -56,9 +56,7 @@ class KnowledgeBase:
 
     def browse(self, domain: str, level: str = "") -> list[Procedure]:
         """Procedures of one field, optionally of one level ('Cấp xã', 'Cấp tỉnh', 'Cấp bộ'), by name."""
-        procs = [
-            p for p in self._current().procs if p.domain == domain and (not level or level in p.levels)
-        ]
+        procs = [p for p in self._current().procs if p.domain == domain and (not level or level in p.levels)]
         return sorted(procs, key=lambda p: p.name)
 
     def __len__(self) -> int:

@@ -16,7 +16,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from knowledge.model import Procedure
-from knowledge.text import analyze, fold, fold_word, lexicon, record_syllables, restyle, words
+from knowledge.text import analyze, fold, fold_word, record_syllables, restyle, rule_words, words
 
 CANDIDATES = 40
 # Level prior for a provincial assistant: commune and province procedures are what citizens do.
@@ -26,8 +26,9 @@ LEVEL_CUES = {
     "tinh": {"tinh", "so", "thanh pho"},
     "bo": {"bo", "trung uong", "cuc"},
 }
+TITLE_K1, TITLE_B = 1.2, 0.75
 BODY_WEIGHT = 0.35
-PRECISION_WEIGHT = 0.5
+PRECISION_WEIGHT = 0.7
 LEAD_WEIGHT = 0.2
 EXCLUDED_PENALTY = 0.6
 HISTORY_WEIGHT = 0.45
@@ -39,6 +40,8 @@ LEAD_SKIP = frozenset(["thu", "tuc", "dang", "ky", "cap", "xin", "lam"])
 # A word pair found in at most this share of records names a procedure ('khai sinh', not 'đăng ký').
 STRONG_PAIR_SHARE = 0.03
 PARENTHESES = re.compile(r"\([^)]*\)")
+HEAD_END = re.compile(r"[,;:]")
+HEAD_MIN_WORDS = 4
 # A Vietnamese syllable without diacritics: onset, vowel nucleus, final.
 SYLLABLE = re.compile(r"(ngh|ng|nh|ch|gh|gi|kh|ph|th|tr|qu|[bcdghklmnpqrstvx])?[aeiouy]{1,3}(ng|nh|ch|[cmnpt])?")
 # Words that make a variant of a procedure: a name with one the question lacks is a sibling.
@@ -73,8 +76,12 @@ MODIFIERS = frozenset(
         "hop",
     ]
 )
-MODIFIER_PENALTY = 0.12
+MODIFIER_PENALTY = 0.2
 ACCENT_MISMATCH = 0.25
+# Decision: below NONE_BELOW coverage nothing fits; an answer needs this coverage and margin.
+NONE_BELOW = 0.5
+ANSWER_COVERAGE = 0.8
+ANSWER_MARGIN = 0.15
 ACCENT_PENALTY = 0.4
 FUZZY_ALONE = 76
 # Ordinal references to earlier choices, as folded phrases, and the position they pick.
@@ -136,13 +143,13 @@ class SearchIndex:
         self.codes = [p.code for p in self.procs]
         self.by_code = {p.code: i for i, p in enumerate(self.procs)}
         title_tokens = [record_syllables(" . ".join([p.name, *p.aliases, *p.questions])) for p in self.procs]
-        name_tokens = [record_syllables(PARENTHESES.sub(" ", p.name)) for p in self.procs]
+        name_tokens = [record_syllables(head(p.name)) for p in self.procs]
         body_tokens = [record_syllables(self._body(p)) for p in self.procs]
         self.title_sets = [set(t) for t in title_tokens]
         self.name_sets = [set(t) for t in name_tokens]
         self.title_marks = [{restyle(w) for w in words(" ".join([p.name, *p.aliases]))} for p in self.procs]
         self.name_seq = name_tokens
-        self.title = bm25s.BM25()
+        self.title = bm25s.BM25(k1=TITLE_K1, b=TITLE_B)
         self.title.index([units(t) for t in title_tokens], show_progress=False)
         self.body = bm25s.BM25()
         self.body.index([units(t) for t in body_tokens], show_progress=False)
@@ -177,7 +184,7 @@ class SearchIndex:
 
     def _split_uncached(self, tok: str) -> tuple[str, ...] | None:
         """A run of joined syllables ('dangkykethon'): the split with fewest pieces, known pairs first."""
-        known = lexicon_keys()
+        known = rule_words()
         n = len(tok)
         best: list[tuple[float, tuple[str, ...]] | None] = [None] * (n + 1)
         best[0] = (0.0, ())
@@ -205,7 +212,7 @@ class SearchIndex:
         out: list[str] = []
         for k, w in enumerate(words):
             t = fold_word(w)
-            if t in self.idf or t.isdigit() or len(t) < 2 or lexicon().get(t):
+            if t in self.idf or t.isdigit() or len(t) < 2 or t in rule_words():
                 out.append(w)
                 continue
             valid = bool(SYLLABLE.fullmatch(t))
@@ -276,7 +283,8 @@ class SearchIndex:
         return any(u in self.strong_pairs for u in units(terms)[len(terms) :])
 
     def _own(self, q: _Query) -> list[str]:
-        return [t for t in q.terms if t in self.idf]
+        """The question's words the records know (numbers alone name no procedure)."""
+        return [t for t in q.terms if t in self.idf and not t.isdigit()]
 
     def search(self, text: str, history: Sequence[str] = (), k: int = 5) -> SearchResult:
         aspects = analyze(text, self._repair).aspects
@@ -343,7 +351,7 @@ class SearchIndex:
             if not self._strong(self._own(pq)):
                 continue
             ranked = self._rank(pq, None)[1]
-            if ranked and self.coverage(ranked[0][1], self._own(pq)) >= 0.8:
+            if ranked and self.coverage(ranked[0][1], self._own(pq), pq.marks) >= ANSWER_COVERAGE:
                 found.append((pq, ranked[0][1]))
         if len(found) >= 2 and len({i for _, i in found}) >= 2:
             return found[0][0]
@@ -401,15 +409,25 @@ class SearchIndex:
 
     @staticmethod
     def _decide(hits: Sequence[Hit]) -> tuple[str, float]:
+        """`answer` needs the question's words covered and a clear lead over the next candidate."""
         top = hits[0]
         margin = top.score - hits[1].score if len(hits) > 1 else 1.0
-        conf = max(0.0, min(1.0, top.coverage * (0.5 + min(margin, 0.5))))
-        if top.coverage < 0.5:
+        conf = round(top.coverage * min(1.0, 0.5 + margin), 3)
+        if top.coverage < NONE_BELOW:
             return "none", conf
-        close = [h for h in hits[1:4] if top.score - h.score < 0.05 and h.coverage >= top.coverage - 0.1]
-        if close or top.coverage < 0.75:
+        if top.coverage < ANSWER_COVERAGE or margin < ANSWER_MARGIN:
             return "clarify", conf
         return "answer", conf
+
+
+def head(name: str) -> str:
+    """The name's main phrase: without parentheses, up to the first comma or semicolon that follows
+    at least HEAD_MIN_WORDS words ('Chứng thực bản sao từ bản chính giấy tờ, văn bản do …')."""
+    text = PARENTHESES.sub(" ", name)
+    for m in HEAD_END.finditer(text):
+        if len(text[: m.start()].split()) >= HEAD_MIN_WORDS:
+            return text[: m.start()]
+    return text
 
 
 def _skip_lead(tokens: Sequence[str]) -> list[str]:
@@ -417,8 +435,3 @@ def _skip_lead(tokens: Sequence[str]) -> list[str]:
     while i < len(tokens) and tokens[i] in LEAD_SKIP:
         i += 1
     return list(tokens[i:])
-
-
-@lru_cache(maxsize=1)
-def lexicon_keys() -> frozenset[str]:
-    return frozenset(k for k, rules in lexicon().items() if any(len(r.pattern) == 1 for r in rules))

@@ -109,6 +109,12 @@ def aspect_rules() -> dict[str, list[Rule]]:
     return _load_rules(ASPECTS_FILE)
 
 
+@lru_cache(maxsize=1)
+def rule_words() -> frozenset[str]:
+    """Folded words that open a rule of the lexicon or of the aspect phrases: known, not typos."""
+    return frozenset([*lexicon(), *aspect_rules()])
+
+
 def _same(word: str, pattern: str) -> bool:
     if word == pattern:
         return True
