@@ -147,7 +147,7 @@ class SearchIndex:
         body_tokens = [record_syllables(self._body(p)) for p in self.procs]
         self.title_sets = [set(t) for t in title_tokens]
         self.name_sets = [set(t) for t in name_tokens]
-        self.title_marks = [{restyle(w) for w in words(" ".join([p.name, *p.aliases]))} for p in self.procs]
+        self.title_marks = [set(words(restyle(" ".join([p.name, *p.aliases])))) for p in self.procs]
         self.name_seq = name_tokens
         self.title = bm25s.BM25(k1=TITLE_K1, b=TITLE_B)
         self.title.index([units(t) for t in title_tokens], show_progress=False)

@@ -35,6 +35,9 @@ _TONE_STYLE = dict(
 )
 
 
+_TONE_RE = re.compile("(?:" + "|".join(_TONE_STYLE) + r")\b")
+
+
 def normalize(text: str) -> str:
     """NFC, camelCase split, lower case, one space between words."""
     text = _CAMEL.sub(" ", unicodedata.normalize("NFC", text))
@@ -150,14 +153,15 @@ def expand(tokens: list[str], rules: dict[str, list[Rule]] | None = None) -> lis
 
 def record_syllables(text: str) -> list[str]:
     """Folded syllables of a record's text, abbreviations written in full."""
-    return [fold_word(w) for w in expand(words(text), abbreviations())]
+    folded = [fold_word(w) for w in words(text)]
+    if abbreviations().keys().isdisjoint(folded):
+        return folded
+    return [fold_word(w) for w in expand(folded, abbreviations())]
 
 
-def restyle(word: str) -> str:
-    for old, new in _TONE_STYLE.items():
-        if old in word:
-            return word.replace(old, new)
-    return word
+def restyle(text: str) -> str:
+    """Old-style tone marks ('hoà', 'thuỷ') written as the records write them ('hòa', 'thủy')."""
+    return _TONE_RE.sub(lambda m: _TONE_STYLE[m.group()], text)
 
 
 NEGATIONS = (("chu", "khong", "phai"), ("khong", "phai"), ("dung", "dua"), ("khong", "hoi"))
@@ -185,7 +189,7 @@ def analyze(text: str, repair: Callable[[list[str]], list[str]] | None = None) -
     excluded: list[str] = []
     aspects: list[str] = []
     for clause in _CLAUSE.split(text):
-        tokens = [restyle(w) for w in words(clause)]
+        tokens = words(restyle(clause))
         tokens = expand(repair(tokens) if repair else tokens)
         folded = [fold_word(t) for t in tokens]
         negated = _negation_at(folded)

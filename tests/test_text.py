@@ -1,4 +1,4 @@
-from knowledge.text import analyze, fold, normalize, syllables
+from knowledge.text import analyze, fold, normalize, restyle, syllables
 
 
 def test_fold_removes_diacritics_and_d_stroke():
@@ -40,3 +40,7 @@ def test_negated_clause_is_excluded():
     a = analyze("Đăng ký giám hộ, không phải loại có yếu tố nước ngoài")
     assert "ngoai" in a.excluded and "ngoai" not in a.terms
     assert "giam" in a.terms
+
+
+def test_old_style_tone_marks_are_restyled_only_at_word_end():
+    assert restyle("hoà giải, thuỷ sản, toàn bộ, huỳnh") == "hòa giải, thủy sản, toàn bộ, huỳnh"
