@@ -64,3 +64,36 @@ def test_sibling_variant_only_when_asked(kb):
 @pytest.mark.parametrize("question", ["thời tiết hôm nay thế nào", "viết cho tôi một bài thơ", "", "???", "🙂🙂"])
 def test_out_of_scope_is_not_answered(kb, question):
     assert kb.search(question).decision != "answer"
+
+
+def test_ruled_out_variant_is_not_chosen(kb):
+    _, name = top(kb, "đăng ký lại khai sinh, không phải loại có yếu tố nước ngoài")
+    assert "lại khai sinh" in name and "nước ngoài" not in name
+
+
+def test_first_of_several_procedures_is_answered(kb):
+    _, name = top(kb, "khai tử cần giấy tờ gì, còn kết hôn thì phí bao nhiêu")
+    assert "khai tử" in name
+
+
+def test_ordinal_picks_from_procedures_discussed(kb):
+    history = ["đăng ký kết hôn", "đăng ký khai tử"]
+    first = kb.search("đăng ký kết hôn").codes[0]
+    assert kb.search("cái đầu tiên thì nộp ở đâu", history).codes[0] == first
+    assert kb.search("cái thứ hai", history).codes[0] == kb.search("đăng ký khai tử").codes[0]
+
+
+def test_word_with_other_diacritics_does_not_match(kb):
+    # 'vàng' (gold) folds like 'vắng' (absent, as in 'tạm vắng'); typed with diacritics it must not match.
+    assert kb.search("giá vàng hôm nay").decision != "answer"
+    assert "tạm vắng" in top(kb, "khai bao tam vang")[1]
+
+
+def test_abbreviation_in_record_matches_full_words(kb):
+    _, name = top(kb, "cấp lại sổ bảo hiểm xã hội bị mất")
+    assert "bhxh" in name
+
+
+def test_typo_is_repaired_when_it_forms_a_known_word(kb):
+    _, name = top(kb, "dang ky kahi sinh")
+    assert "khai sinh" in name

@@ -1,5 +1,6 @@
 import gzip
 import json
+from pathlib import Path
 
 import pytest
 
@@ -123,3 +124,18 @@ def test_alias_updates_search_without_restart(empty_app, monkeypatch):
 def test_bundled_kb_has_every_portal_record():
     with gzip.open(store.BUNDLED_KB, "rt", encoding="utf-8") as f:
         assert sum(1 for _ in f) == 2642
+
+
+FIXTURE = Path(__file__).parent / "fixtures" / "portal" / "records.jsonl"
+
+
+def test_portal_format_imports_and_reports_bad_records(empty_app, tmp_path):
+    n = sum(1 for line in FIXTURE.open(encoding="utf-8") if line.strip())
+    assert store.import_file(empty_app.factory, FIXTURE, "portal").created == n
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"ma_thu_tuc": "1.000178", "ten_thu_tuc": "X", "cach_thuc_thuc_hien": ["list"]}) + "\n")
+    with pytest.raises(store.ImportFailed) as e:
+        store.import_file(empty_app.factory, bad, "portal")
+    assert "1.000178" in str(e.value) and "cach_thuc_thuc_hien" in str(e.value)
+    with empty_app.factory() as s:
+        assert store.count(s) == n  # the failed import changed nothing
