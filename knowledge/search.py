@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 import bm25s
+from bm25s.tokenization import Tokenized
 import numpy as np
 from rapidfuzz import fuzz, process
 
@@ -142,27 +143,21 @@ class SearchIndex:
         self.procs = list(procs)
         self.codes = [p.code for p in self.procs]
         self.by_code = {p.code: i for i, p in enumerate(self.procs)}
+        n = max(1, len(self.procs))
         title_tokens = [record_syllables(" . ".join([p.name, *p.aliases, *p.questions])) for p in self.procs]
         name_tokens = [record_syllables(head(p.name)) for p in self.procs]
-        body_tokens = [record_syllables(self._body(p)) for p in self.procs]
         self.title_sets = [set(t) for t in title_tokens]
         self.name_sets = [set(t) for t in name_tokens]
         self.title_marks = [set(words(restyle(" ".join([p.name, *p.aliases])))) for p in self.procs]
         self.name_seq = name_tokens
-        self.title = bm25s.BM25(k1=TITLE_K1, b=TITLE_B)
-        self.title.index([units(t) for t in title_tokens], show_progress=False)
-        self.body = bm25s.BM25()
-        self.body.index([units(t) for t in body_tokens], show_progress=False)
-        n = max(1, len(self.procs))
         df: dict[str, int] = {}
-        for toks in (set(t) | set(b) for t, b in zip(title_tokens, body_tokens, strict=True)):
-            for tok in toks:
-                df[tok] = df.get(tok, 0) + 1
-        self.idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
         pair_df: dict[str, int] = {}
         for toks in title_tokens:
             for u in set(units(toks)[len(toks) :]):
                 pair_df[u] = pair_df.get(u, 0) + 1
+        self.title = _bm25(title_tokens, df, k1=TITLE_K1, b=TITLE_B)
+        self.body = _bm25((record_syllables(self._body(p)) for p in self.procs), df, self.title_sets)
+        self.idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
         self.pairs = set(pair_df)
         self.strong_pairs = {u for u, c in pair_df.items() if c <= max(2, STRONG_PAIR_SHARE * n)}
         self.vocab = sorted(t for t in self.idf if not t.isdigit() and len(t) > 1)
@@ -418,6 +413,20 @@ class SearchIndex:
         if top.coverage < ANSWER_COVERAGE or margin < ANSWER_MARGIN:
             return "clarify", conf
         return "answer", conf
+
+
+def _bm25(docs: Iterable[list[str]], df: dict[str, int], counted: Sequence[set[str]] = (), **params) -> bm25s.BM25:
+    """A BM25 index over the documents' units, built from ids so each distinct unit is stored once. Adds
+    each document's syllables to the document frequencies `df`, but for those `counted` already."""
+    vocab: dict[str, int] = {}
+    ids = []
+    for n, toks in enumerate(docs):
+        ids.append([vocab.setdefault(u, len(vocab)) for u in units(toks)])
+        for tok in set(toks).difference(counted[n] if counted else ()):
+            df[tok] = df.get(tok, 0) + 1
+    index = bm25s.BM25(**params)
+    index.index(Tokenized(ids=ids, vocab=vocab), show_progress=False)
+    return index
 
 
 def head(name: str) -> str:
