@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import bm25s
-from bm25s.tokenization import Tokenized
 import numpy as np
+from bm25s.tokenization import Tokenized
 from rapidfuzz import fuzz, process
 
 from knowledge.model import Procedure
