@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import bm25s
@@ -251,13 +251,23 @@ class SearchIndex:
                 found += self.idf[t] * (ACCENT_MISMATCH if typed and typed not in self.title_marks[i] else 1.0)
         return found / total
 
-    def precision(self, i: int, terms: set[str]) -> float:
-        """IDF-weighted share of the procedure name's words that the question names."""
+    def precision(self, i: int, terms: set[str], marks: dict[str, str] | None = None) -> float:
+        """IDF-weighted share of the words of the name's main phrase that the question names (a word typed
+        with other diacritics than the name's counts for little)."""
         name = self.name_sets[i] - GENERIC
         total = sum(self.idf.get(t, 0.0) for t in name)
         if not total:
             return 0.0
-        return sum(self.idf.get(t, 0.0) for t in name if t in terms) / total
+        found = 0.0
+        for t in name & terms:
+            typed = (marks or {}).get(t)
+            found += self.idf.get(t, 0.0) * (ACCENT_MISMATCH if typed and typed not in self.title_marks[i] else 1.0)
+        return found / total
+
+    def fit(self, i: int, terms: Sequence[str], marks: dict[str, str]) -> float:
+        """How well question and procedure fit: the question's words found in the name, or the name's
+        main phrase found in the question (a story that names the procedure among other things)."""
+        return max(self.coverage(i, terms, marks), self.precision(i, set(terms), marks))
 
     def lead(self, i: int, own: Sequence[str]) -> float:
         """How far the name begins with the question's words, in order (generic words aside)."""
@@ -308,7 +318,12 @@ class SearchIndex:
                 or weak
                 or (joint[1] and self._cov(joint, own) >= self._cov(alone, own) - 0.01)
             ):
-                return self._result(joint, aspects, q, ctx, k)
+                result = self._result(joint, aspects, q, ctx, k)
+                if weak and not aspects and result.decision == "answer":
+                    # Nothing of its own and no aspect asked ('hôm nay trời đẹp nhỉ' after a question):
+                    # it may not be about the earlier procedure at all, so offer it rather than answer.
+                    return replace(result, decision="clarify")
+                return result
         return self._result(alone, aspects, q, None, k)
 
     def _pick(self, text: str, q: _Query, history: Sequence[str]) -> str | None:
@@ -384,12 +399,15 @@ class SearchIndex:
 
     def _result(self, ranked, aspects, q: _Query, ctx: _Query | None, k: int) -> SearchResult:
         _, order = ranked
-        own = self._own(q) or (self._own(ctx) if ctx else [])
-        marks = q.marks if self._own(q) or ctx is None else ctx.marks
+        own = self._own(q)
+        marks = dict(q.marks)
+        if ctx is not None and (not own or not self._strong(own)):
+            own = own + [t for t in self._own(ctx) if t not in own and t not in q.excluded]
+            marks = {**ctx.marks, **q.marks}
         if not order:
             return SearchResult("none", (), aspects, 0.0, tuple(q.terms), ctx is not None)
         hits = tuple(
-            Hit(self.codes[i], self.procs[i].name, round(float(s), 4), round(self.coverage(i, own, marks), 3))
+            Hit(self.codes[i], self.procs[i].name, round(float(s), 4), round(self.fit(i, own, marks), 3))
             for s, i in order[:k]
         )
         decision, conf = self._decide(hits)
