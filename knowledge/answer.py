@@ -40,9 +40,20 @@ def render_documents(p: Procedure) -> str:
         if d.group and d.group != group:
             group = d.group
             items.append(f"[{d.group}]")
-        extra = ", ".join(x for x in (d.quantity, f"mẫu: {d.form}" if d.form else "") if x)
+        extra = ", ".join(x for x in (_quantity(d.quantity), f"mẫu: {d.form}" if d.form else "") if x)
         items.append(f"{d.name}" + (f" ({extra})" if extra else ""))
     return _lines(items)
+
+
+def _quantity(text: str) -> str:
+    """'0 bản chính,1 bản sao' → '1 bản sao': a zero count is the portal's way of saying 'not this form'."""
+    return ", ".join(q.strip() for q in text.split(",") if q.strip() and not q.strip().startswith("0 "))
+
+
+def _time(c) -> str:
+    if c.time_value and not c.time_unit and c.time == c.time_value:
+        return f"{c.time} (hồ sơ thủ tục không ghi đơn vị thời gian)"
+    return c.time
 
 
 def render_fee(p: Procedure) -> str:
@@ -51,7 +62,7 @@ def render_fee(p: Procedure) -> str:
 
 
 def render_time(p: Procedure) -> str:
-    rows = [f"{c.name}: {c.time}" for c in p.channels if c.time]
+    rows = [f"{c.name}: {_time(c)}" for c in p.channels if c.time]
     return _lines(rows) if rows else NO_INFO
 
 

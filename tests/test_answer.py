@@ -28,3 +28,17 @@ def test_default_answer_shows_main_aspects_and_code(app):
     p = app.kb.get("1.001193")
     text = render(p)
     assert "1.001193" in text and "Hồ sơ cần nộp" in text and "Phí, lệ phí" in text
+
+
+def test_lost_unit_is_said_not_guessed_and_zero_counts_are_hidden():
+    from knowledge.model import Channel, Document
+
+    p = Procedure(
+        code="9.000002",
+        name="Thử",
+        channels=[Channel("Trực tuyến", "1", "1", "")],
+        documents=[Document("Tờ khai", quantity="0 bản chính,1 bản sao")],
+    )
+    assert "Trực tuyến: 1 (hồ sơ thủ tục không ghi đơn vị thời gian)" in render(p, ("time",))
+    text = render(p, ("documents",))
+    assert "Tờ khai (1 bản sao)" in text and "0 bản" not in text
