@@ -60,11 +60,6 @@ def words(text: str) -> list[str]:
     return _WORD.findall(normalize(text))
 
 
-def syllables(text: str) -> list[str]:
-    """Folded syllables of a text."""
-    return [fold_word(w) for w in words(text)]
-
-
 @dataclass(frozen=True)
 class Rule:
     pattern: tuple[str, ...]

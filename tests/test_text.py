@@ -1,4 +1,4 @@
-from knowledge.text import analyze, fold, normalize, restyle, syllables
+from knowledge.text import analyze, fold, normalize, record_syllables, restyle
 
 
 def test_fold_removes_diacritics_and_d_stroke():
@@ -8,7 +8,7 @@ def test_fold_removes_diacritics_and_d_stroke():
 
 def test_normalize_splits_camel_case_and_spaces():
     assert normalize("  KetHon   can  ") == "ket hon can"
-    assert syllables("ĐăngKý tạm-trú!") == ["dang", "ky", "tam", "tru"]
+    assert record_syllables("ĐăngKý tạm-trú! BHXH") == ["dang", "ky", "tam", "tru", "bao", "hiem", "xa", "hoi"]
 
 
 def test_abbreviations_and_slang_expand():
