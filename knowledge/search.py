@@ -43,39 +43,14 @@ STRONG_PAIR_SHARE = 0.03
 PARENTHESES = re.compile(r"\([^)]*\)")
 HEAD_END = re.compile(r"[,;:]")
 HEAD_MIN_WORDS = 4
+LEADING_THU_TUC = re.compile(r"^\s*thủ tục\s+", re.IGNORECASE)
 # A Vietnamese syllable without diacritics: onset, vowel nucleus, final.
 SYLLABLE = re.compile(r"(ngh|ng|nh|ch|gh|gi|kh|ph|th|tr|qu|[bcdghklmnpqrstvx])?[aeiouy]{1,3}(ng|nh|ch|[cmnpt])?")
 # Words that make a variant of a procedure: a name with one the question lacks is a sibling.
 MODIFIERS = frozenset(
-    [
-        "lai",
-        "dung",
-        "cham",
-        "dut",
-        "thay",
-        "doi",
-        "gia",
-        "han",
-        "huy",
-        "xoa",
-        "tam",
-        "ngung",
-        "dinh",
-        "chinh",
-        "bo",
-        "sung",
-        "dieu",
-        "chinh",
-        "doi",
-        "thu",
-        "hoi",
-        "luu",
-        "dong",
-        "nuoc",
-        "ngoai",
-        "ket",
-        "hop",
-    ]
+    ["lai", "dung", "huy", "xoa", "doi"]
+    + ["cham_dut", "thay_doi", "gia_han", "tam_ngung", "dinh_chinh", "bo_sung", "dieu_chinh", "thu_hoi"]
+    + ["luu_dong", "nuoc_ngoai", "ket_hop", "cap_doi", "cap_lai"]
 )
 MODIFIER_PENALTY = 0.2
 ACCENT_MISMATCH = 0.25
@@ -96,7 +71,7 @@ ORDINALS = (
 )
 MAX_REPLAY = 6
 # Where one message may turn to a second procedure.
-INTENT_SPLIT = re.compile(r"[;?,]|\s(?:còn|và|với|so với|nhưng)\s", re.IGNORECASE)
+INTENT_SPLIT = re.compile(r"[;?,]|\s(?:còn|và|so với|nhưng)\s", re.IGNORECASE)
 
 
 def units(tokens: Sequence[str]) -> list[str]:
@@ -148,6 +123,8 @@ class SearchIndex:
         name_tokens = [record_syllables(head(p.name)) for p in self.procs]
         self.title_sets = [set(t) for t in title_tokens]
         self.name_sets = [set(t) for t in name_tokens]
+        self.full_sets = [set(record_syllables(PARENTHESES.sub(" ", p.name))) for p in self.procs]
+        self.modifiers = [set(units(t)) & MODIFIERS for t in name_tokens]
         self.title_marks = [set(words(restyle(" ".join([p.name, *p.aliases])))) for p in self.procs]
         self.name_seq = name_tokens
         df: dict[str, int] = {}
@@ -251,10 +228,10 @@ class SearchIndex:
                 found += self.idf[t] * (ACCENT_MISMATCH if typed and typed not in self.title_marks[i] else 1.0)
         return found / total
 
-    def precision(self, i: int, terms: set[str], marks: dict[str, str] | None = None) -> float:
-        """IDF-weighted share of the words of the name's main phrase that the question names (a word typed
-        with other diacritics than the name's counts for little)."""
-        name = self.name_sets[i] - GENERIC
+    def precision(self, i: int, terms: set[str], marks: dict[str, str] | None = None, whole: bool = False) -> float:
+        """IDF-weighted share of the words of the name's main phrase (or `whole` name) that the question
+        names (a word typed with other diacritics than the name's counts for little)."""
+        name = (self.full_sets[i] if whole else self.name_sets[i]) - GENERIC
         total = sum(self.idf.get(t, 0.0) for t in name)
         if not total:
             return 0.0
@@ -267,7 +244,7 @@ class SearchIndex:
     def fit(self, i: int, terms: Sequence[str], marks: dict[str, str]) -> float:
         """How well question and procedure fit: the question's words found in the name, or the name's
         main phrase found in the question (a story that names the procedure among other things)."""
-        return max(self.coverage(i, terms, marks), self.precision(i, set(terms), marks))
+        return max(self.coverage(i, terms, marks), self.precision(i, set(terms), marks, whole=True))
 
     def lead(self, i: int, own: Sequence[str]) -> float:
         """How far the name begins with the question's words, in order (generic words aside)."""
@@ -360,9 +337,9 @@ class SearchIndex:
             pq = self._query(part)
             if not self._strong(self._own(pq)):
                 continue
-            ranked = self._rank(pq, None)[1]
-            if ranked and self.coverage(ranked[0][1], self._own(pq), pq.marks) >= ANSWER_COVERAGE:
-                found.append((pq, ranked[0][1]))
+            ranked = self._rank(pq, None)
+            if ranked[1] and self._result(ranked, (), pq, None, 2).decision == "answer":
+                found.append((pq, ranked[1][0][1]))
         if len(found) >= 2 and len({i for _, i in found}) >= 2:
             return found[0][0]
         return whole
@@ -381,6 +358,7 @@ class SearchIndex:
             excluded |= set(ctx.excluded)
         scores = scores * self._level_weights(own or self._own(ctx))
         top = [int(i) for i in np.argsort(-scores)[:CANDIDATES] if scores[i] > 0]
+        query_units = set(units(own)) | (set(units(self._own(ctx))) if ctx is not None else set())
         if not top:
             return scores, []
         best = scores[top[0]]
@@ -388,7 +366,8 @@ class SearchIndex:
         for i in top:
             extra = self.name_sets[i] - terms
             s = scores[i] / best + PRECISION_WEIGHT * self.precision(i, terms) + LEAD_WEIGHT * self.lead(i, own)
-            s -= MODIFIER_PENALTY * len(extra & MODIFIERS)
+            if self.modifiers[i] - query_units:
+                s -= MODIFIER_PENALTY
             if q.marks:
                 s -= ACCENT_PENALTY * (self.coverage(i, own) - self.coverage(i, own, q.marks))
             if excluded & extra:
@@ -448,12 +427,15 @@ def _bm25(docs: Iterable[list[str]], df: dict[str, int], counted: Sequence[set[s
 
 
 def head(name: str) -> str:
-    """The name's main phrase: without parentheses, up to the first comma or semicolon that follows
-    at least HEAD_MIN_WORDS words ('Chứng thực bản sao từ bản chính giấy tờ, văn bản do …')."""
-    text = PARENTHESES.sub(" ", name)
+    """The name's main phrase: without parentheses, up to the first comma or semicolon that closes a
+    phrase of HEAD_MIN_WORDS words or more ('Chứng thực bản sao từ bản chính giấy tờ, văn bản do …');
+    a comma after a shorter item is a list ('Thay đổi, cải chính, bổ sung thông tin hộ tịch, …')."""
+    text = LEADING_THU_TUC.sub("", PARENTHESES.sub(" ", name))
+    start = 0
     for m in HEAD_END.finditer(text):
-        if len(text[: m.start()].split()) >= HEAD_MIN_WORDS:
+        if len(text[start : m.start()].split()) >= HEAD_MIN_WORDS:
             return text[: m.start()]
+        start = m.end()
     return text
 
 
