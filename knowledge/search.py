@@ -60,6 +60,9 @@ ANSWER_COVERAGE = 0.8
 ANSWER_MARGIN = 0.15
 ACCENT_PENALTY = 0.4
 FUZZY_ALONE = 76
+# Longer input is cut (a question is never this long); longer "words" are not repaired.
+MAX_QUERY_CHARS = 2000
+MAX_REPAIR_LEN = 40
 # Ordinal references to earlier choices, as folded phrases, and the position they pick.
 ORDINALS = (
     *((p, 0) for p in ("dau tien", "thu nhat", "so 1", "thu 1", "so mot")),
@@ -184,7 +187,7 @@ class SearchIndex:
         out: list[str] = []
         for k, w in enumerate(words):
             t = fold_word(w)
-            if t in self.idf or t.isdigit() or len(t) < 2 or t in rule_words():
+            if t in self.idf or t.isdigit() or not 2 <= len(t) <= MAX_REPAIR_LEN or t in rule_words():
                 out.append(w)
                 continue
             valid = bool(SYLLABLE.fullmatch(t))
@@ -269,6 +272,7 @@ class SearchIndex:
         return [t for t in q.terms if t in self.idf and not t.isdigit()]
 
     def search(self, text: str, history: Sequence[str] = (), k: int = 5) -> SearchResult:
+        text = text[:MAX_QUERY_CHARS]
         aspects = analyze(text, self._repair).aspects
         q = self._first_intent(text)
         picked = self._pick(text, q, history[-MAX_REPLAY:]) if history else None

@@ -97,3 +97,8 @@ def test_abbreviation_in_record_matches_full_words(kb):
 def test_typo_is_repaired_when_it_forms_a_known_word(kb):
     _, name = top(kb, "dang ky kahi sinh")
     assert "khai sinh" in name
+
+
+@pytest.mark.parametrize("junk", ["ậ" * 5000, "\x00\x01\xff" * 300, "khai sinh " * 1000, "<script>alert(1)</script>"])
+def test_junk_input_is_answered_without_error(kb, junk):
+    assert kb.search(junk).decision in {"answer", "clarify", "none"}
