@@ -58,6 +58,7 @@ procedure_changes = Table(
     Column("actor", String(100), nullable=False),
     Column("action", String(16), nullable=False),
     Column("fields", JSON, nullable=False),
+    Column("before", JSON, nullable=True),  # the changed fields' previous values
 )
 
 kb_revision = Table(
@@ -269,7 +270,12 @@ def save_procedures(
                 session.execute(update(procedures).where(procedures.c.code == proc.code).values(**row))
                 session.execute(
                     insert(procedure_changes).values(
-                        code=proc.code, at=now, actor=actor, action="update", fields=changed
+                        code=proc.code,
+                        at=now,
+                        actor=actor,
+                        action="update",
+                        fields=changed,
+                        before={k: before.get(k) for k in changed},
                     )
                 )
                 report.updated += 1

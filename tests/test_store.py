@@ -57,6 +57,7 @@ def test_changed_record_is_updated_and_the_change_kept(empty_app, tmp_path):
         assert store.get(s, "1.000001").conditions == "Có chuồng"
     assert [(c["action"], c["actor"]) for c in changes] == [("create", "alice"), ("update", "bob")]
     assert changes[1]["fields"] == ["conditions"]
+    assert changes[1]["before"] == {"conditions": None}
 
 
 def test_bad_record_fails_whole_import_and_names_record_and_field(empty_app, tmp_path):

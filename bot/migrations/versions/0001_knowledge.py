@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("actor", sa.String(100), nullable=False),
         sa.Column("action", sa.String(16), nullable=False),
         sa.Column("fields", sa.JSON, nullable=False),
+        sa.Column("before", sa.JSON, nullable=True),
     )
     op.create_index("ix_procedure_changes_code", "procedure_changes", ["code"])
     op.create_table(
