@@ -41,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     srch.add_argument("text", nargs="*", help="the question")
     srch.add_argument("--jsonl", metavar="-", help="read {id, q, history} lines from stdin ('-')")
     kb.add_parser("stats", help="counts of procedures, fields and levels")
+    hist = kb.add_parser("history", help="the change history of one procedure (when, by whom, which fields)")
+    hist.add_argument("code")
     for kind in ("alias", "question"):
         k = kb.add_parser(kind, help=f"add a{'n' if kind == 'alias' else ''} {kind} to a procedure")
         k.add_argument("action", choices=["add"])
@@ -123,6 +125,14 @@ def _kb(app: App, args: argparse.Namespace) -> int:
         print(f"procedures: {len(procs)}")
         print("levels: " + ", ".join(f"{k} {v}" for k, v in sorted(levels.items())))
         print("top fields: " + ", ".join(f"{k} {v}" for k, v in app.kb.domains()[:10]))
+    elif args.kb_cmd == "history":
+        with app.factory() as s:
+            changes = store.history(s, args.code)
+        if not changes:
+            print(f"error: no history for {args.code}", file=sys.stderr)
+            return 2
+        for c in changes:
+            print(f"{c['at']:%Y-%m-%d %H:%M:%S}  {c['action']:6s}  {c['actor']:12s}  {', '.join(c['fields'])}")
     elif args.kb_cmd in ("alias", "question"):
         added = store.add_text(
             app.factory,

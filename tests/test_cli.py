@@ -15,6 +15,9 @@ COMMANDS = [
     ["kb", "export"],
     ["kb", "search"],
     ["kb", "stats"],
+    ["kb", "history"],
+    ["kb", "alias"],
+    ["kb", "question"],
     ["user", "add"],
 ]
 
@@ -61,6 +64,14 @@ def test_stats_and_single_search(dbenv):
     assert r.returncode == 0 and "procedures: 2642" in r.stdout
     r = run(["kb", "search", "chứng", "thực", "di", "chúc"], dbenv)
     assert r.returncode == 0 and "2.001019" in r.stdout
+
+
+def test_alias_then_history(dbenv):
+    r = run(["kb", "alias", "add", "1.001193", "làm giấy khai sinh cho bé"], dbenv)
+    assert r.returncode == 0 and "added" in r.stdout
+    r = run(["kb", "history", "1.001193"], dbenv)
+    assert r.returncode == 0 and "update" in r.stdout and "aliases" in r.stdout and "bundle" in r.stdout
+    assert run(["kb", "history", "9.999999"], dbenv).returncode == 2
 
 
 def test_chat_answers_hello(dbenv):
