@@ -10,6 +10,7 @@ from sqlalchemy.orm import sessionmaker
 
 from bot import db
 from bot.settings import Settings
+from handlers.conversation import Conversations
 from handlers.dialog import Dialog
 from knowledge import store
 from knowledge.kb import KnowledgeBase
@@ -24,6 +25,7 @@ class App:
     factory: sessionmaker
     kb: KnowledgeBase
     dialog: Dialog
+    conversations: Conversations
 
 
 def build(settings: Settings, prepare: bool = True) -> App:
@@ -36,4 +38,5 @@ def build(settings: Settings, prepare: bool = True) -> App:
         if report:
             log.info("bundled knowledge base loaded: %s", report)
     kb = KnowledgeBase(factory)
-    return App(settings, engine, factory, kb, Dialog(kb))
+    dialog = Dialog(kb)
+    return App(settings, engine, factory, kb, dialog, Conversations(engine, dialog))

@@ -86,7 +86,7 @@ def _dispatch(args: argparse.Namespace, settings) -> int:
     if args.cmd == "chat":
         from bot.console import chat
 
-        chat(app.dialog)
+        chat(app.conversations)
         return 0
     if args.cmd == "run":
         asyncio.run(_serve(app))
@@ -223,7 +223,7 @@ def _demo(app: App) -> int:
     thread.start()
     base = f"http://{app.settings.host}:{app.settings.port}"
     print(f"Server: {base}/healthz  ·  search API: {base}/api/search?q=khai+sinh")
-    chat(app.dialog)
+    chat(app.conversations)
     if stop_loop:
         loop, stop = stop_loop
         loop.call_soon_threadsafe(stop.set)

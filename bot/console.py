@@ -1,48 +1,63 @@
-"""The console channel: the same dialog, in a terminal."""
+"""The console channel: the same dialog and the same stored conversation, in a terminal."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
 
-from handlers.core import Incoming, Reply
-from handlers.dialog import Dialog
+from handlers.conversation import Conversations
+from handlers.core import Button, Incoming, Reply
 
-HISTORY = 6
+CHANNEL = "console"
+EXIT = {"thoát", "thoat", "exit", "quit"}
 
 
-def render(reply: Reply) -> str:
+def render(reply: Reply, first: int = 1) -> str:
     lines = [reply.text]
-    for n, b in enumerate(reply.buttons, 1):
+    for n, b in enumerate(reply.buttons, first):
         lines.append(f"  [{n}] {b.label}" + (f" → {b.url}" if b.url else ""))
     return "\n".join(lines)
 
 
-def chat(dialog: Dialog, read: Callable[[str], str] = input, write: Callable[[str], None] = print) -> None:
-    """Read lines until EOF or 'thoát'; a number picks a button of the last reply."""
-    history: list[str] = []
-    buttons: tuple = ()
-    write("Trợ lý thủ tục hành chính (gõ “thoát” để kết thúc, số để chọn nút).")
-    for reply in dialog.handle(Incoming("console", "console", "console", "/start")):
-        write(render(reply))
+def chat(
+    conversations: Conversations,
+    read: Callable[[str], str] = input,
+    write: Callable[[str], None] = print,
+    user: str = "local",
+) -> None:
+    """Read lines until EOF or 'thoát'; a number presses a button of the last replies.
+
+    The conversation is stored like any other channel's: quitting and starting again carries on.
+    """
+    buttons: list[Button] = []
+
+    def send(msg: Incoming) -> None:
+        nonlocal buttons
+        shown: list[Button] = []
+        for reply in conversations.handle_sync(msg):
+            write(render(reply, len(shown) + 1))
+            shown.extend(reply.buttons)
+        if shown:
+            buttons = shown
+        sys.stdout.flush()
+
+    write("Trợ lý thủ tục hành chính (gõ “thoát” để kết thúc, gõ số để bấm nút).")
+    send(Incoming(CHANNEL, user, user, "/start"))
     while True:
         try:
             line = read("> ")
         except (EOFError, KeyboardInterrupt):
             write("")
             return
-        if line.strip().lower() in {"thoát", "thoat", "exit", "quit"}:
+        if line.strip().lower() in EXIT:
             write("Tạm biệt!")
             return
         pick = line.strip()
         if pick.isdigit() and 1 <= int(pick) <= len(buttons):
-            msg = Incoming("console", "console", "console", payload=buttons[int(pick) - 1].payload)
+            button = buttons[int(pick) - 1]
+            if button.url:
+                write(button.url)
+                continue
+            send(Incoming(CHANNEL, user, user, payload=button.payload))
         else:
-            msg = Incoming("console", "console", "console", text=line)
-        replies = dialog.handle(msg, history[-HISTORY:])
-        if msg.text.strip():
-            history.append(msg.text)
-        for reply in replies:
-            write(render(reply))
-            buttons = reply.buttons or buttons
-        sys.stdout.flush()
+            send(Incoming(CHANNEL, user, user, text=line))

@@ -1,0 +1,141 @@
+"""Conversations: each message handled once, in order, against the state stored in the database.
+
+For every message, in one transaction:
+1. its id goes into `processed_messages`: a second delivery of the same update fails on the primary
+   key and is dropped (on PostgreSQL it waits for the first to commit, then fails);
+2. the conversation row is read (`SELECT … FOR UPDATE` on PostgreSQL; on SQLite the insert of step 1
+   already holds the database's write lock), the dialog runs, and the row is written back only if its
+   `version` is still the one read; otherwise everything is rolled back and the message is handled again.
+
+In one process an asyncio lock per (channel, user), first come first served, keeps one user's messages
+in arrival order while other users go ahead in parallel threads. A restart, or another process on the
+same database, carries on from the stored state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from handlers import store
+from handlers.core import Incoming, Reply
+from handlers.dialog import Dialog, State
+
+log = logging.getLogger(__name__)
+
+CONTEXT_TTL = timedelta(hours=24)  # after this pause a question starts afresh
+KEEP_PROCESSED = timedelta(days=7)
+PRUNE_EVERY = 500
+ATTEMPTS = 8
+
+
+class Duplicate(Exception):
+    pass
+
+
+class _KeyedLocks:
+    """One asyncio.Lock per key, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[tuple[str, str], list] = {}
+
+    @contextmanager
+    def _ref(self, key) -> Iterator[asyncio.Lock]:
+        entry = self._locks.setdefault(key, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            yield entry[0]
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._locks[key]
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
+class Conversations:
+    def __init__(self, engine: Engine, dialog: Dialog, context_ttl: timedelta = CONTEXT_TTL):
+        self.engine = engine
+        self.dialog = dialog
+        self.context_ttl = context_ttl
+        self._locks = _KeyedLocks()
+        self._handled = 0
+
+    async def handle(self, msg: Incoming) -> list[Reply]:
+        """The replies to one message, after every earlier message of the same user; [] for a duplicate."""
+        with self._locks._ref((msg.channel, msg.user_id)) as lock:
+            async with lock:
+                return await asyncio.to_thread(self.handle_sync, msg)
+
+    def handle_sync(self, msg: Incoming) -> list[Reply]:
+        message_id = msg.message_id or f"local:{uuid.uuid4().hex}"
+        started = time.perf_counter()
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                replies, state, version = self._once(msg, message_id)
+            except Duplicate:
+                log.info("duplicate message dropped channel=%s user=%s", msg.channel, msg.user_id)
+                return []
+            except (store.Conflict, IntegrityError, OperationalError) as e:
+                if attempt == ATTEMPTS:
+                    raise
+                log.info(
+                    "conversation busy, retrying channel=%s user=%s attempt=%d reason=%s",
+                    msg.channel,
+                    msg.user_id,
+                    attempt,
+                    type(e).__name__,
+                )
+                time.sleep(0.005 * attempt)
+                continue
+            log.info(
+                "handled channel=%s user=%s turn=%d version=%d outcome=%s code=%s replies=%d ms=%.1f",
+                msg.channel,
+                msg.user_id,
+                state.turn,
+                version,
+                state.outcome,
+                state.code or "-",
+                len(replies),
+                (time.perf_counter() - started) * 1000,
+            )
+            self._maybe_prune()
+            return replies
+        raise AssertionError("unreachable")
+
+    def _once(self, msg: Incoming, message_id: str) -> tuple[list[Reply], State, int]:
+        with self.engine.connect() as conn, conn.begin():
+            try:
+                store.mark_processed(conn, msg.channel, message_id)
+            except IntegrityError:
+                raise Duplicate from None
+            row = store.load(conn, msg.channel, msg.user_id)
+            state = State.from_json(row.state if row is not None else None)
+            if row is not None and store.aware(row.updated_at) < store.now() - self.context_ttl:
+                state.forget_context()
+            replies = self.dialog.respond(state, msg, store.Journal(conn, msg.channel))
+            version = store.save(conn, row, msg.channel, msg.user_id, msg.chat_id, state.to_json())
+        return replies, state, version
+
+    def state(self, channel: str, user_id: str) -> State:
+        """The stored state (for tests and admin tools)."""
+        with self.engine.connect() as conn:
+            row = store.load(conn, channel, user_id, lock=False)
+        return State.from_json(row.state if row is not None else None)
+
+    def _maybe_prune(self) -> None:
+        self._handled += 1
+        if self._handled % PRUNE_EVERY:
+            return
+        with self.engine.begin() as conn:
+            n = store.prune(conn, KEEP_PROCESSED)
+        log.info("pruned handled message ids count=%d", n)

@@ -1,0 +1,168 @@
+"""Conversation tables: state per (channel, user), handled message ids, ratings, questions for admins.
+
+SQLAlchemy Core only; the same statements run on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    insert,
+    select,
+    update,
+)
+
+metadata = MetaData()
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("channel", String(16), primary_key=True),
+    Column("user_id", String(64), primary_key=True),
+    Column("chat_id", String(64), nullable=False),
+    Column("state", JSON, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# One row per message or button press handled: the primary key makes a second delivery fail to insert.
+processed_messages = Table(
+    "processed_messages",
+    metadata,
+    Column("channel", String(16), primary_key=True),
+    Column("message_id", String(128), primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+)
+
+# "Hữu ích" / "Chưa hữu ích" on an answer card. No user id: a rating is about the answer.
+answer_ratings = Table(
+    "answer_ratings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("code", String(32), nullable=False, index=True),
+    Column("helpful", Boolean, nullable=False),
+)
+
+# Questions the bot could not answer (reason none / not_listed) or answered unhelpfully, for admins.
+review_questions = Table(
+    "review_questions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("channel", String(16), nullable=False),
+    Column("reason", String(16), nullable=False),
+    Column("question", Text, nullable=False),
+    Column("code", String(32), nullable=True),
+    Column("missing", Text, nullable=True),
+    Column("status", String(16), nullable=False, server_default="new"),
+)
+
+REASONS = ("none", "not_listed", "unhelpful")
+MAX_STORED_TEXT = 2000
+PHONE = re.compile(r"(?<!\d)(?:\+?84|0)(?:[\s.-]?\d){8,10}(?!\d)")
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def aware(t: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every value this module writes is UTC."""
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def redact(text: str) -> str:
+    """Phone numbers and e-mail addresses a citizen may type are not kept in the admins' table."""
+    text = EMAIL.sub("[email]", text)
+    return PHONE.sub("[số điện thoại]", text)[:MAX_STORED_TEXT]
+
+
+class Conflict(Exception):
+    """Another process saved the conversation since it was read; the message is handled again."""
+
+
+class Journal:
+    """What a dialog turn records besides its state, in the turn's own transaction."""
+
+    def __init__(self, conn: Connection | None, channel: str):
+        self.conn = conn
+        self.channel = channel
+
+    def rating(self, code: str, helpful: bool) -> None:
+        if self.conn is not None:
+            self.conn.execute(insert(answer_ratings).values(at=now(), channel=self.channel, code=code, helpful=helpful))
+
+    def review(self, reason: str, question: str, code: str | None = None) -> int:
+        assert reason in REASONS
+        if self.conn is None:
+            return 0
+        return self.conn.execute(
+            insert(review_questions).values(
+                at=now(), channel=self.channel, reason=reason, question=redact(question), code=code, status="new"
+            )
+        ).inserted_primary_key[0]
+
+    def missing(self, review_id: int, text: str) -> None:
+        if self.conn is not None and review_id:
+            self.conn.execute(
+                update(review_questions).where(review_questions.c.id == review_id).values(missing=redact(text))
+            )
+
+
+def mark_processed(conn: Connection, channel: str, message_id: str) -> None:
+    """Raises IntegrityError when the message was handled (or is being handled) already."""
+    conn.execute(insert(processed_messages).values(channel=channel, message_id=message_id, at=now()))
+
+
+def load(conn: Connection, channel: str, user_id: str, lock: bool = True):
+    """The conversation row or None; with `lock`, PostgreSQL holds the row until the transaction ends."""
+    q = select(conversations).where(conversations.c.channel == channel, conversations.c.user_id == user_id)
+    if lock:
+        q = q.with_for_update()
+    return conn.execute(q).first()
+
+
+def save(conn: Connection, row, channel: str, user_id: str, chat_id: str, state: dict) -> int:
+    """Insert the first state, or update it when nobody saved since `row` was read. Returns the version."""
+    t = now()
+    if row is None:
+        conn.execute(
+            insert(conversations).values(
+                channel=channel, user_id=user_id, chat_id=chat_id, state=state, version=1, created_at=t, updated_at=t
+            )
+        )
+        return 1
+    done = conn.execute(
+        update(conversations)
+        .where(
+            conversations.c.channel == channel,
+            conversations.c.user_id == user_id,
+            conversations.c.version == row.version,
+        )
+        .values(state=state, chat_id=chat_id, version=row.version + 1, updated_at=t)
+    ).rowcount
+    if done != 1:
+        raise Conflict
+    return row.version + 1
+
+
+def prune(conn: Connection, keep: timedelta) -> int:
+    """Forget handled message ids older than `keep` (redeliveries come within minutes)."""
+    return conn.execute(delete(processed_messages).where(processed_messages.c.at < now() - keep)).rowcount
