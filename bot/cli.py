@@ -191,17 +191,27 @@ async def _serve(app: App, stop: asyncio.Event | None = None) -> None:
 
     from bot.web import make_web_app
 
-    runner = web.AppRunner(make_web_app(app))
+    telegram = None
+    if app.settings.telegram_bot_token:
+        from bot.telegram import TelegramChannel
+
+        telegram = TelegramChannel(app)
+    runner = web.AppRunner(make_web_app(app, telegram))
     await runner.setup()
     site = web.TCPSite(runner, app.settings.host, app.settings.port)
     try:
         await site.start()
     except OSError as e:
+        await runner.cleanup()
         raise db.DatabaseError(f"cannot listen on {app.settings.host}:{app.settings.port}: {e.strerror}") from None
     log.info("serving on http://%s:%s", app.settings.host, app.settings.port)
     try:
+        if telegram is not None:
+            await telegram.start()
         await (stop or asyncio.Event()).wait()
     finally:
+        if telegram is not None:
+            await telegram.stop()
         await runner.cleanup()
 
 

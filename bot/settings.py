@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pydantic import Field, ValidationError, field_validator
@@ -22,8 +23,12 @@ class Settings(BaseSettings):
     public_base_url: str = Field(default="", description="Public https URL of this server (webhooks)")
     log_level: str = "INFO"
     telegram_bot_token: str = ""
-    telegram_api_base_url: str = "https://api.telegram.org/bot"
-    telegram_webhook_secret: str = ""
+    telegram_api_base_url: str = Field(
+        default="https://api.telegram.org/bot", description="Bot API base URL; the token is appended"
+    )
+    telegram_mode: str = Field(default="polling", description="polling, or webhook on this server")
+    telegram_webhook_secret: str = Field(default="", description="X-Telegram-Bot-Api-Secret-Token in webhook mode")
+    telegram_webhook_path: str = Field(default="/telegram/webhook", description="Where Telegram posts updates")
 
     @field_validator("log_level")
     @classmethod
@@ -33,12 +38,49 @@ class Settings(BaseSettings):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
         return v
 
+    @field_validator("telegram_mode")
+    @classmethod
+    def _mode(cls, v: str) -> str:
+        v = v.strip().lower()
+        if v not in {"polling", "webhook"}:
+            raise ValueError("must be polling or webhook")
+        return v
+
+    @field_validator("telegram_api_base_url")
+    @classmethod
+    def _api(cls, v: str) -> str:
+        if not v.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL such as https://api.telegram.org/bot")
+        return v
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _secret(cls, v: str) -> str:
+        if v and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", v):
+            raise ValueError("1-256 characters of A-Z, a-z, 0-9, '_' and '-' (Telegram's rule)")
+        return v
+
+    @field_validator("telegram_webhook_path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        if not re.fullmatch(r"/[A-Za-z0-9_/.-]*", v):
+            raise ValueError("must be a URL path such as /telegram/webhook")
+        return v
+
     @field_validator("database_url")
     @classmethod
     def _url(cls, v: str) -> str:
         if v and "://" not in v:
             raise ValueError("must be an SQLAlchemy URL such as sqlite:///data/app.db")
         return v
+
+    def telegram_webhook_url(self) -> str:
+        """The public address Telegram posts to; checks the settings webhook mode needs."""
+        if not self.telegram_webhook_secret:
+            raise SettingsError("setting TELEGRAM_WEBHOOK_SECRET is required when TELEGRAM_MODE=webhook")
+        if not self.public_base_url.startswith("https://"):
+            raise SettingsError("setting PUBLIC_BASE_URL must be an https:// address when TELEGRAM_MODE=webhook")
+        return self.public_base_url.rstrip("/") + self.telegram_webhook_path
 
     @property
     def db_url(self) -> str:

@@ -1,10 +1,15 @@
-"""The app's HTTP server (aiohttp): health, search API; later the web chat, dashboard and webhooks."""
+"""The app's HTTP server (aiohttp): health, search API, the Telegram webhook; later the web chat and dashboard."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from bot.app import App
+
+if TYPE_CHECKING:
+    from bot.telegram import TelegramChannel
 
 APP_KEY = web.AppKey("app", App)
 
@@ -32,9 +37,12 @@ async def search(request: web.Request) -> web.Response:
     )
 
 
-def make_web_app(app: App) -> web.Application:
+def make_web_app(app: App, telegram: TelegramChannel | None = None) -> web.Application:
+    """The HTTP app; with a Telegram channel in webhook mode, its webhook route too."""
     webapp = web.Application(client_max_size=1024 * 1024)
     webapp[APP_KEY] = app
     webapp.router.add_get("/healthz", health)
     webapp.router.add_get("/api/search", search)
+    if telegram is not None and telegram.webhook_mode:
+        webapp.router.add_post(app.settings.telegram_webhook_path, telegram.webhook)
     return webapp
