@@ -214,15 +214,22 @@ class TelegramChannel:
         if msg is None:
             log.info("telegram update ignored update_id=%s", update.update_id)
             return
-        query = update.callback_query
-        if query is not None:
-            await query.answer()
-            replies = await self.conversations.handle(msg)
-        else:
-            replies = await self._with_typing(int(msg.chat_id), self.conversations.handle(msg))
-        edit = query.message if query is not None and isinstance(query.message, Message) else None
-        for reply in replies:
-            await self.send(int(msg.chat_id), reply, edit if reply.replace else None)
+        # The user's turn is taken before the first await, and held while the replies go out, so two
+        # quick messages are answered in the order they were sent.
+        async with self.conversations.ordered(msg):
+            query = update.callback_query
+            if query is not None:
+                work = asyncio.ensure_future(self.conversations.run(msg))
+                try:
+                    await query.answer()
+                except TelegramError as e:
+                    log.info("callback answer failed update_id=%s error=%s", update.update_id, type(e).__name__)
+                replies = await work
+            else:
+                replies = await self._with_typing(int(msg.chat_id), self.conversations.run(msg))
+            edit = query.message if query is not None and isinstance(query.message, Message) else None
+            for reply in replies:
+                await self.send(int(msg.chat_id), reply, edit if reply.replace else None)
 
     async def _with_typing(self, chat_id: int, work):
         """Run `work` while the chat shows "typing…": sent at once, renewed while work takes longer."""

@@ -18,8 +18,8 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import timedelta
 
 from sqlalchemy import Engine
@@ -72,9 +72,20 @@ class Conversations:
 
     async def handle(self, msg: Incoming) -> list[Reply]:
         """The replies to one message, after every earlier message of the same user; [] for a duplicate."""
+        async with self.ordered(msg):
+            return await self.run(msg)
+
+    @asynccontextmanager
+    async def ordered(self, msg: Incoming) -> AsyncIterator[None]:
+        """Hold the user's turn, first come first served: an adapter that also sends the replies inside
+        keeps them in order too. Enter it before anything else awaits."""
         with self._locks._ref((msg.channel, msg.user_id)) as lock:
             async with lock:
-                return await asyncio.to_thread(self.handle_sync, msg)
+                yield
+
+    async def run(self, msg: Incoming) -> list[Reply]:
+        """`handle_sync` in a worker thread (the database and the search block); call it inside `ordered`."""
+        return await asyncio.to_thread(self.handle_sync, msg)
 
     def handle_sync(self, msg: Incoming) -> list[Reply]:
         message_id = msg.message_id or f"local:{uuid.uuid4().hex}"

@@ -149,11 +149,11 @@ class FakeBotAPI:
 
     # ---- what tests use ----------------------------------------------------------------------
 
-    async def push(self, update: dict[str, Any]) -> dict[str, Any]:
+    async def push(self, *updates: dict[str, Any]) -> None:
+        """Queue updates; several at once arrive in one getUpdates answer, as a burst would."""
         async with self._changed:
-            self.pending.append(update)
+            self.pending.extend(updates)
             self._changed.notify_all()
-        return update
 
     def new_update_id(self) -> int:
         return next(self._update_ids)

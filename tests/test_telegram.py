@@ -161,6 +161,26 @@ async def test_the_same_update_twice_is_answered_once(polling, api):
     assert texts(citizen.mine()) == [d.WELCOME, d.HELP]
 
 
+async def test_a_burst_from_one_user_is_answered_in_order(polling, api):
+    citizen = chat(api)
+    menu = await citizen.say("/menu")
+    burst = [
+        citizen.callback_update(button(menu, "Hướng dẫn")["callback_data"], menu),
+        citizen.message_update("đăng ký khai tử"),
+        citizen.message_update("/tracuu"),
+        citizen.callback_update(button(menu, "Hỏi thủ tục")["callback_data"], menu),
+        citizen.message_update("thế còn lệ phí?"),
+    ]
+    before = citizen.count()
+    await api.push(*burst)
+    for update in burst:
+        await api.handled(update)
+    got = texts(citizen.mine()[before:])
+    assert got[0] == d.HELP and "Mã thủ tục: 1.000656" in got[1]
+    rest = got[got.index(d.TRACK_SOON) :]
+    assert rest[:2] == [d.TRACK_SOON, d.ASK_PROMPT] and "Phí, lệ phí:" in rest[2]
+
+
 async def test_group_chats_are_not_served(polling, api):
     group = Chat(api, next(_users))
     group.chat = {"id": -100123, "type": "group", "title": "Nhóm"}
