@@ -6,6 +6,8 @@ copied from the record.
 
 from __future__ import annotations
 
+import re
+
 from knowledge.model import Procedure
 
 NO_INFO = "chưa có thông tin trong hồ sơ thủ tục"
@@ -23,6 +25,8 @@ ASPECT_TITLES = {
 }
 DEFAULT_ASPECTS = ("documents", "fee", "time", "place")
 MAX_ITEMS = 15
+LIST_MARK = re.compile(r"^(?:[-+*•]\s*)+")
+GLUED_BRACKET = re.compile(r"(\w)\(")
 
 
 def _lines(items: list[str]) -> str:
@@ -39,10 +43,15 @@ def render_documents(p: Procedure) -> str:
     for d in p.documents:
         if d.group and d.group != group:
             group = d.group
-            items.append(f"[{d.group}]")
+            items.append(f"〔{_tidy(d.group).rstrip(':')}〕")
         extra = ", ".join(x for x in (_quantity(d.quantity), f"mẫu: {d.form}" if d.form else "") if x)
-        items.append(f"{d.name}" + (f" ({extra})" if extra else ""))
+        items.append(_tidy(d.name) + (f" ({extra})" if extra else ""))
     return _lines(items)
+
+
+def _tidy(text: str) -> str:
+    """Drop the record's own list marks ('- ', '+ ', '* ') and space a glued bracket; words stay as written."""
+    return GLUED_BRACKET.sub(r"\1 (", LIST_MARK.sub("", text.strip()))
 
 
 def _quantity(text: str) -> str:
@@ -57,7 +66,7 @@ def _time(c) -> str:
 
 
 def render_fee(p: Procedure) -> str:
-    rows = [f"{c.name}: {c.fee}" for c in p.channels if c.fee]
+    rows = [f"{c.name}: {_tidy(c.fee)}" for c in p.channels if c.fee]
     return _lines(rows) if rows else NO_INFO
 
 
