@@ -53,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     ua = user.add_parser("add", help="add a staff or admin account (password read from the terminal or stdin)")
     ua.add_argument("username")
     ua.add_argument("--role", choices=["staff", "admin"], default="staff")
+
+    from feedback.cli import add_subcommands as add_feedback
+
+    add_feedback(sub)
     return p
 
 
@@ -60,7 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
-        setup_logging(settings.log_level)
+        # In a terminal chat, routine log lines would interleave with the conversation.
+        quiet = args.cmd in ("chat", "demo") and settings.log_level == "INFO"
+        setup_logging("WARNING" if quiet else settings.log_level)
         return _dispatch(args, settings)
     except (SettingsError, db.DatabaseError, store.ImportFailed) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -78,6 +84,12 @@ def _dispatch(args: argparse.Namespace, settings) -> int:
         report = store.import_file(app.factory, args.path, args.actor, _progress)
         print(f"imported {args.path}: {report}")
         return 0
+    if args.cmd == "feedback":
+        from feedback.cli import run as feedback_cli
+
+        engine = db.make_engine(settings.db_url)
+        db.upgrade(engine)
+        return feedback_cli(db.session_factory(engine), args, settings.data_dir)
     app = build(settings)
     if args.cmd == "kb":
         return _kb(app, args)

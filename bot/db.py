@@ -21,10 +21,11 @@ class DatabaseError(Exception):
 def all_metadata() -> list[MetaData]:
     """Every domain's tables, for Alembic's autogenerate and for tests."""
     from bot.users import metadata as users_md
+    from feedback.tables import metadata as feedback_md
     from handlers.store import metadata as conversations_md
     from knowledge.store import metadata as knowledge_md
 
-    return [knowledge_md, users_md, conversations_md]
+    return [knowledge_md, users_md, conversations_md, feedback_md]
 
 
 def make_engine(url: str) -> Engine:
@@ -66,7 +67,8 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "heads") -> None:
+    """Upgrade to every head, so that independent migration branches all apply."""
     check_connection(engine)
     try:
         command.upgrade(alembic_config(engine), revision)

@@ -1,0 +1,127 @@
+"""The outbox: nothing lost when the channel is down or the process dies, nothing sent twice."""
+
+from datetime import timedelta
+
+import pytest
+from feedback_util import BOB, CONTENT, MONDAY, FakeChannel, file_item, migrated, outbox_rows
+
+from bot import db
+from feedback import outbox
+from feedback import service as fs
+
+
+@pytest.fixture
+def factory(sqlite_url):
+    engine, factory = migrated(sqlite_url)
+    yield factory
+    engine.dispose()
+
+
+async def test_a_crash_between_submit_and_acknowledgement_loses_nothing(any_url):
+    engine, factory = migrated(any_url)
+    r = file_item(factory)
+    engine.dispose()  # the process dies before any delivery
+    engine = db.make_engine(any_url)  # a new process on the same database
+    factory = db.session_factory(engine)
+    channel = FakeChannel()
+    report = await outbox.deliver(factory, channel, now=MONDAY)
+    assert report.sent == 1
+    assert len(channel.sent) == 1 and channel.sent[0][:2] == ("telegram", "1001") and r.code in channel.sent[0][2]
+    for later in (MONDAY, MONDAY + timedelta(hours=3), MONDAY + timedelta(days=2)):
+        assert (await outbox.deliver(factory, channel, now=later)).sent == 0
+    assert len(channel.sent) == 1
+    (msg,) = outbox_rows(factory, r.code)
+    assert msg.status == "sent" and msg.attempts == 1 and msg.sent_at is not None
+    engine.dispose()
+
+
+async def test_retries_with_exponential_backoff_until_the_channel_is_back(factory):
+    file_item(factory)
+    channel = FakeChannel(fail=3)
+    now = MONDAY
+    waits = []
+    for attempt in range(1, 4):
+        report = await outbox.deliver(factory, channel, now=now)
+        assert report.retried == 1 and report.sent == 0
+        (msg,) = outbox_rows(factory)
+        assert msg.status == "pending" and msg.attempts == attempt and "ConnectionError" in msg.last_error
+        wait = msg.next_attempt_at.replace(tzinfo=None) - now.replace(tzinfo=None)
+        waits.append(wait)
+        # not due before the wait is over
+        assert (await outbox.deliver(factory, channel, now=now + wait - timedelta(seconds=1))).retried == 0
+        now = now + wait
+    assert waits == [timedelta(seconds=30), timedelta(seconds=60), timedelta(seconds=120)]
+    assert (await outbox.deliver(factory, channel, now=now)).sent == 1
+    assert channel.calls == 4 and len(channel.sent) == 1
+    assert (await outbox.deliver(factory, channel, now=now + timedelta(days=1))).sent == 0
+
+
+def test_backoff_is_capped():
+    assert outbox.backoff(1) == timedelta(seconds=30)
+    assert outbox.backoff(5) == timedelta(minutes=8)
+    assert outbox.backoff(30) == outbox.RETRY_MAX
+
+
+async def test_a_permanent_failure_is_not_retried(factory):
+    file_item(factory)
+    channel = FakeChannel(fail=1, error=outbox.PermanentFailure)
+    assert (await outbox.deliver(factory, channel, now=MONDAY)).failed == 1
+    assert outbox_rows(factory)[0].status == "failed"
+    assert (await outbox.deliver(factory, channel, now=MONDAY + timedelta(days=1))).sent == 0
+
+
+async def test_gives_up_after_the_last_attempt(factory):
+    file_item(factory)
+    channel = FakeChannel(fail=100)
+    now = MONDAY
+    for _ in range(outbox.MAX_ATTEMPTS):
+        await outbox.deliver(factory, channel, now=now)
+        now += outbox.RETRY_MAX
+    (msg,) = outbox_rows(factory)
+    assert msg.status == "failed" and msg.attempts == outbox.MAX_ATTEMPTS and channel.calls == outbox.MAX_ATTEMPTS
+
+
+async def test_a_worker_that_died_while_sending_releases_the_message_after_its_lease(factory):
+    r = file_item(factory)
+    assert outbox._claim(factory, outbox_rows(factory)[0].id, MONDAY) is not None  # taken, then the worker dies
+    channel = FakeChannel()
+    # another worker leaves it alone while the lease runs: no double send by two live workers
+    assert (await outbox.deliver(factory, channel, now=MONDAY + timedelta(seconds=30))).sent == 0
+    assert (await outbox.deliver(factory, channel, now=MONDAY + outbox.LEASE)).sent == 1
+    assert [t for _, _, t in channel.sent if r.code in t]
+
+
+async def test_messages_to_one_chat_keep_their_order(factory):
+    a = file_item(factory).code
+    fs.claim(factory, a, "lan.tt", now=MONDAY)
+    fs.ask_info(factory, a, "lan.tt", "Bạn bổ sung giấy hẹn.", now=MONDAY)
+    file_item(factory, citizen=BOB, content=CONTENT + " Của Bob.")
+    channel = FakeChannel(fail=1)  # the first message (Alice's acknowledgement) fails once
+    report = await outbox.deliver(factory, channel, now=MONDAY)
+    assert report.retried == 1
+    assert [chat for _, chat, _ in channel.sent] == ["2002"]  # Alice's later messages wait behind it
+    await outbox.deliver(factory, channel, now=MONDAY + timedelta(minutes=1))
+    alice = [t for _, chat, t in channel.sent if chat == "1001"]
+    assert len(alice) == 3 and "Mã tra cứu" in alice[0] and "đang được xử lý" in alice[1] and "bổ sung" in alice[2]
+    assert outbox.pending_count(factory) == 0
+
+
+async def test_batches_send_each_message_once(factory):
+    for n in range(5):
+        file_item(factory, citizen=fs.Citizen("zalo", f"u{n}", f"c{n}"), content=CONTENT + f" Số {n}.")
+    channel = FakeChannel()
+    await outbox.deliver(factory, channel, now=MONDAY, limit=2)
+    await outbox.deliver(factory, channel, now=MONDAY, limit=2)
+    await outbox.deliver(factory, channel, now=MONDAY, limit=2)
+    await outbox.deliver(factory, channel, now=MONDAY, limit=2)
+    assert sorted(chat for _, chat, _ in channel.sent) == [f"c{n}" for n in range(5)]
+    assert channel.calls == 5 and {ch for ch, _, _ in channel.sent} == {"zalo"}
+
+
+def test_enqueue_is_idempotent_by_key(factory):
+    code = file_item(factory).code
+    with factory.begin() as s:
+        assert outbox.has_key(s, f"{code}:ack")
+    with pytest.raises(Exception), factory.begin() as s:  # noqa: B017 - IntegrityError from either driver
+        outbox.enqueue(s, channel="telegram", chat_id="1001", text="x", key=f"{code}:ack", now=MONDAY)
+    assert len(outbox_rows(factory, code)) == 1
