@@ -17,7 +17,7 @@ import logging
 import os
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
 
 from rapidfuzz import fuzz
@@ -142,6 +142,17 @@ class Draft:
     field: str | None = None  # lĩnh vực of the procedure, for routing
     agency: str | None = None
     attachments: tuple[files.StoredFile, ...] = ()
+
+    def to_dict(self) -> dict:
+        """JSON-ready, for a draft kept in the conversation state (it survives a restart)."""
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "attachments"}
+        d["attachments"] = [asdict(f) for f in self.attachments]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Draft:
+        known = {k: d.get(k) for k in cls.__dataclass_fields__ if k != "attachments"}
+        return cls(**known, attachments=tuple(files.StoredFile(**f) for f in d.get("attachments") or ()))
 
     def cleaned(self) -> Draft:
         """Every field cleaned, or InvalidField naming the first bad one (Vietnamese reason)."""

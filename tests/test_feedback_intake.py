@@ -316,3 +316,45 @@ def test_the_default_queue_is_configurable(factory):
         fs.add_queue(factory, "Sở Tư pháp", 5)
     with pytest.raises(fs.FeedbackError):
         fs.set_queue(factory, "Sở Tư pháp", deadline_days=0)
+
+
+def test_a_draft_survives_as_json(tmp_path):
+    import json
+
+    d = draft(attachments=(files.save(tmp_path, JPEG, "a.jpg"),))
+    assert fs.Draft.from_dict(json.loads(json.dumps(d.to_dict()))) == d
+    with pytest.raises(InvalidField):  # a half-filled draft is not submittable
+        fs.Draft.from_dict({"kind": "phan_anh"}).cleaned()
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("Tôi muốn khiếu nại quyết định xử phạt của UBND xã", "khieu_nai"),
+        ("toi muon to cao can bo xa nhan hoi lo", "to_cao"),
+        ("Xin tư vấn pháp luật về chia thừa kế nhà đất", "tu_van"),
+        (CONTENT, None),
+    ],
+)
+def test_complaints_denunciations_and_legal_advice_are_recognised(text, key):
+    from feedback.scope import out_of_scope
+
+    assert out_of_scope(text) == key
+    if key:
+        assert texts.OUT_OF_SCOPE[key]
+
+
+def test_logs_carry_no_personal_data(factory, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    code = file_item(factory, staff_chat="-1").code
+    fs.claim(factory, code, "lan.tt")
+    fs.answer(factory, code, "lan.tt", "Kính gửi ông Nguyễn Văn Bình, đã xử lý.")
+    with pytest.raises(fs.NotFound):
+        fs.lookup(factory, code, BOB, phone_last4="0000")
+    fs.erase_my_data(factory, ALICE, confirmed=True)
+    logged = caplog.text
+    assert code in logged
+    for personal in ("Bình", "0912", "345", "Lê Lợi", "khai sinh", "1001", "0000"):
+        assert personal not in logged, personal

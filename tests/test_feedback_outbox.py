@@ -125,3 +125,20 @@ def test_enqueue_is_idempotent_by_key(factory):
     with pytest.raises(Exception), factory.begin() as s:  # noqa: B017 - IntegrityError from either driver
         outbox.enqueue(s, channel="telegram", chat_id="1001", text="x", key=f"{code}:ack", now=MONDAY)
     assert len(outbox_rows(factory, code)) == 1
+
+
+async def test_the_worker_delivers_and_flags_overdue_items(factory, monkeypatch):
+    import asyncio
+
+    from feedback import worker
+
+    monkeypatch.setenv("STAFF_TELEGRAM_CHAT_ID", "-77")
+    fs.set_queue(factory, "Sở Tư pháp", deadline_days=1)
+    code = file_item(factory, now=MONDAY - timedelta(days=30)).code  # long overdue
+    stop = asyncio.Event()
+    stop.set()  # one pass, then stop
+    channel = FakeChannel()
+    await worker.run(factory, channel, stop)
+    texts = [t for _, chat, t in channel.sent if chat == "-77"]
+    assert any("quá hạn" in t and code in t for t in texts)
+    assert any(code in t and "Mã tra cứu" in t for _, chat, t in channel.sent if chat == "1001")

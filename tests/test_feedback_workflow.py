@@ -30,7 +30,15 @@ LATER = MONDAY + timedelta(hours=1)
 
 
 @pytest.fixture
-def factory(sqlite_url):
+def factory(any_url):
+    """SQLite and PostgreSQL."""
+    engine, factory = migrated(any_url)
+    yield factory
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_factory(sqlite_url):
     engine, factory = migrated(sqlite_url)
     yield factory
     engine.dispose()
@@ -89,7 +97,8 @@ CASES = [(a, s) for a in fs.STAFF_ACTIONS for s in PATHS]
 
 
 @pytest.mark.parametrize(("action", "state"), CASES, ids=[f"{a}-from-{s}" for a, s in CASES])
-def test_every_staff_action_from_every_state(factory, action, state):
+def test_every_staff_action_from_every_state(sqlite_factory, action, state):
+    factory = sqlite_factory
     code, original = item_in(factory, state)
     before = row(factory, code)
     n_audit, n_out = len(audit_rows(factory, code)), len(outbox_rows(factory, code))
