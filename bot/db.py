@@ -67,7 +67,7 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "heads") -> None:
+def upgrade(engine: Engine, revision: str = "head") -> None:
     """Upgrade to every head, so that independent migration branches all apply."""
     check_connection(engine)
     try:
