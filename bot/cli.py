@@ -89,7 +89,7 @@ def _dispatch(args: argparse.Namespace, settings) -> int:
 
         engine = db.make_engine(settings.db_url)
         db.upgrade(engine)
-        return feedback_cli(db.session_factory(engine), args, settings.data_dir)
+        return feedback_cli(db.session_factory(engine), args, settings.data_dir, settings.staff_chat)
     app = build(settings)
     if args.cmd == "kb":
         return _kb(app, args)

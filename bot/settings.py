@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     telegram_mode: str = Field(default="polling", description="polling, or webhook on this server")
     telegram_webhook_secret: str = Field(default="", description="X-Telegram-Bot-Api-Secret-Token in webhook mode")
     telegram_webhook_path: str = Field(default="/telegram/webhook", description="Where Telegram posts updates")
+    staff_telegram_chat_id: str = Field(
+        default="", description="Telegram chat id of the staff group: new and overdue feedback is announced there"
+    )
 
     @field_validator("log_level")
     @classmethod
@@ -67,6 +70,14 @@ class Settings(BaseSettings):
             raise ValueError("must be a URL path such as /telegram/webhook")
         return v
 
+    @field_validator("staff_telegram_chat_id")
+    @classmethod
+    def _staff_chat(cls, v: str) -> str:
+        v = v.strip()
+        if v and not re.fullmatch(r"-?\d{1,20}", v):
+            raise ValueError("must be a Telegram chat id such as -1001234567890")
+        return v
+
     @field_validator("database_url")
     @classmethod
     def _url(cls, v: str) -> str:
@@ -81,6 +92,10 @@ class Settings(BaseSettings):
         if not self.public_base_url.startswith("https://"):
             raise SettingsError("setting PUBLIC_BASE_URL must be an https:// address when TELEGRAM_MODE=webhook")
         return self.public_base_url.rstrip("/") + self.telegram_webhook_path
+
+    @property
+    def staff_chat(self) -> str | None:
+        return self.staff_telegram_chat_id or None
 
     @property
     def db_url(self) -> str:

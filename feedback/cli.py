@@ -65,9 +65,9 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     ra.add_argument("--priority", type=int, default=100, help="lower is tried first (default 100)")
 
 
-def run(factory: sessionmaker, args: argparse.Namespace, data_dir=None) -> int:
+def run(factory: sessionmaker, args: argparse.Namespace, data_dir=None, staff_chat: str | None = None) -> int:
     try:
-        return _run(factory, args)
+        return _run(factory, args, staff_chat)
     except FeedbackError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -76,7 +76,7 @@ def run(factory: sessionmaker, args: argparse.Namespace, data_dir=None) -> int:
         return 2
 
 
-def _run(factory: sessionmaker, args: argparse.Namespace) -> int:
+def _run(factory: sessionmaker, args: argparse.Namespace, staff_chat: str | None = None) -> int:
     cmd = args.fb_cmd
     if cmd == "list":
         rows = service.list_items(factory, state=args.state, overdue=args.overdue, queue=args.queue)
@@ -95,7 +95,7 @@ def _run(factory: sessionmaker, args: argparse.Namespace) -> int:
         for code, label in service.list_reject_reasons(factory):
             print(f"{code:24s} {label}")
     elif cmd == "overdue":
-        codes = service.check_overdue(factory)
+        codes = service.check_overdue(factory, staff_chat=staff_chat)
         print(f"{len(codes)} newly overdue" + (f": {', '.join(codes)}" if codes else ""))
     elif cmd == "stats":
         st = service.satisfaction(factory)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -94,7 +94,7 @@ def _due(now: datetime):
     )
 
 
-def _due_ids(factory: sessionmaker, now: datetime, limit: int) -> list[int]:
+def _due_ids(factory: sessionmaker, now: datetime, limit: int, channels: Collection[str] | None = None) -> list[int]:
     earlier = outbox.alias("earlier")
     blocked = exists().where(
         earlier.c.channel == outbox.c.channel,
@@ -105,8 +105,11 @@ def _due_ids(factory: sessionmaker, now: datetime, limit: int) -> list[int]:
             and_(earlier.c.status == "sending", earlier.c.lease_until > now),
         ),
     )
+    q = select(outbox.c.id).where(_due(now), ~blocked)
+    if channels is not None:
+        q = q.where(outbox.c.channel.in_(list(channels)))
     with factory() as s:
-        return list(s.scalars(select(outbox.c.id).where(_due(now), ~blocked).order_by(outbox.c.id).limit(limit)))
+        return list(s.scalars(q.order_by(outbox.c.id).limit(limit)))
 
 
 def _claim(factory: sessionmaker, msg_id: int, now: datetime):
@@ -130,13 +133,18 @@ def _finish(factory: sessionmaker, msg_id: int, values: dict) -> None:
 
 
 async def deliver(
-    factory: sessionmaker, sender: Sender, now: datetime | None = None, limit: int = 50
+    factory: sessionmaker,
+    sender: Sender,
+    now: datetime | None = None,
+    limit: int = 50,
+    channels: Collection[str] | None = None,
 ) -> DeliveryReport:
-    """Send the messages that are due; failures are retried later with exponential backoff."""
+    """Send the messages that are due (only those of `channels` when given: a process delivers what it can
+    send); failures are retried later with exponential backoff."""
     now = now or utcnow()
     report = DeliveryReport()
     failed_chats: set[tuple[str, str]] = set()
-    for msg_id in await asyncio.to_thread(_due_ids, factory, now, limit):
+    for msg_id in await asyncio.to_thread(_due_ids, factory, now, limit, channels):
         msg = await asyncio.to_thread(_claim, factory, msg_id, now)
         if msg is None:
             continue

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
@@ -75,8 +74,6 @@ STAFF_ACTIONS = ("claim", "ask_info", "transfer", "answer", "reject", "mark_dupl
 DUPLICATE_THRESHOLD = 80.0
 DUPLICATE_POOL = 500
 MAX_NOTE_CHARS = 4000
-STAFF_CHAT_ENV = "STAFF_TELEGRAM_CHAT_ID"
-_ENV = object()  # "read STAFF_TELEGRAM_CHAT_ID from the environment"
 _STAFF_NAME = re.compile(r"[a-z0-9._-]{3,64}")
 _RESERVED_ACTORS = {"citizen", "system"}
 
@@ -297,13 +294,9 @@ def _utc(at: datetime | None) -> datetime | None:
     return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
 
 
-def staff_chat_id() -> str | None:
-    value = os.environ.get(STAFF_CHAT_ENV, "").strip()
-    return value or None
-
-
-def _staff_chat(value) -> str | None:
-    return staff_chat_id() if value is _ENV else value
+def _staff_chat(value: str | None) -> str | None:
+    """The staff group's chat id (bot.settings' STAFF_TELEGRAM_CHAT_ID); None or empty: no announcements."""
+    return (value or "").strip() or None
 
 
 def check_staff(staff: str) -> str:
@@ -552,7 +545,7 @@ def submit(
     consent_id: int,
     data_dir=None,
     now: datetime | None = None,
-    staff_chat=_ENV,
+    staff_chat: str | None = None,
 ) -> Receipt:
     """File a PAKN: the record, its attachments, the first audit entry, the acknowledgement to the citizen and
     the staff-group announcement in one transaction. InvalidField or CitizenError when refused."""
@@ -1188,7 +1181,7 @@ def list_items(
     return rows
 
 
-def check_overdue(factory: sessionmaker, now: datetime | None = None, staff_chat=_ENV) -> list[str]:
+def check_overdue(factory: sessionmaker, now: datetime | None = None, staff_chat: str | None = None) -> list[str]:
     """Flag open items past their deadline (once per deadline) and announce them in the staff group."""
     now = now or utcnow()
     today = workdays.local_date(now)

@@ -252,12 +252,10 @@ def test_submit_writes_record_audit_and_acknowledgement_together(factory):
         assert personal not in staff.text
 
 
-def test_staff_chat_id_is_read_from_the_environment(factory, monkeypatch):
-    monkeypatch.setenv("STAFF_TELEGRAM_CHAT_ID", "-42")
+def test_the_staff_chat_is_passed_in_and_optional(factory):
     consent = fs.record_consent(factory, ALICE)
-    r = fs.submit(factory, draft(), ALICE, consent)
+    r = fs.submit(factory, draft(), ALICE, consent, staff_chat="-42")
     assert [m.chat_id for m in outbox_rows(factory, r.code)] == ["1001", "-42"]
-    monkeypatch.delenv("STAFF_TELEGRAM_CHAT_ID")
     r2 = fs.submit(factory, draft(content=CONTENT + " Lần hai."), ALICE, consent)
     assert [m.chat_id for m in outbox_rows(factory, r2.code)] == ["1001"]
 

@@ -127,18 +127,17 @@ def test_enqueue_is_idempotent_by_key(factory):
     assert len(outbox_rows(factory, code)) == 1
 
 
-async def test_the_worker_delivers_and_flags_overdue_items(factory, monkeypatch):
+async def test_the_worker_delivers_and_flags_overdue_items(factory):
     import asyncio
 
     from feedback import worker
 
-    monkeypatch.setenv("STAFF_TELEGRAM_CHAT_ID", "-77")
     fs.set_queue(factory, "Sở Tư pháp", deadline_days=1)
     code = file_item(factory, now=MONDAY - timedelta(days=30)).code  # long overdue
     stop = asyncio.Event()
     stop.set()  # one pass, then stop
     channel = FakeChannel()
-    await worker.run(factory, channel, stop)
+    await worker.run(factory, channel, stop, staff_chat="-77")
     texts = [t for _, chat, t in channel.sent if chat == "-77"]
     assert any("quá hạn" in t and code in t for t in texts)
     assert any(code in t and "Mã tra cứu" in t for _, chat, t in channel.sent if chat == "1001")
