@@ -12,6 +12,7 @@ from bot import db
 from bot.settings import Settings
 from handlers.conversation import Conversations
 from handlers.dialog import Dialog
+from handlers.pakn import Desk
 from knowledge import store
 from knowledge.kb import KnowledgeBase
 
@@ -38,5 +39,5 @@ def build(settings: Settings, prepare: bool = True) -> App:
         if report:
             log.info("bundled knowledge base loaded: %s", report)
     kb = KnowledgeBase(factory)
-    dialog = Dialog(kb)
+    dialog = Dialog(kb, Desk(factory, settings.data_dir, settings.staff_chat))
     return App(settings, engine, factory, kb, dialog, Conversations(engine, dialog))

@@ -98,7 +98,7 @@ def _dispatch(args: argparse.Namespace, settings) -> int:
     if args.cmd == "chat":
         from bot.console import chat
 
-        chat(app.conversations)
+        chat(app.conversations, deliver=_console_delivery(app))
         return 0
     if args.cmd == "run":
         asyncio.run(_serve(app))
@@ -198,16 +198,31 @@ def _user(app: App, args: argparse.Namespace) -> int:
     return 0
 
 
+def _console_delivery(app: App, write=print):
+    """After each terminal message: deliver what the outbox holds for the console (acknowledgements …)."""
+    from bot.notify import Senders, console_sender, deliver_now
+
+    senders = Senders({"console": console_sender(write)})
+
+    def deliver() -> None:
+        asyncio.run(deliver_now(app.factory, senders))
+
+    return deliver
+
+
 async def _serve(app: App, stop: asyncio.Event | None = None) -> None:
     from aiohttp import web
 
+    from bot.notify import Senders, start_worker
     from bot.web import make_web_app
 
     telegram = None
+    senders = Senders({})
     if app.settings.telegram_bot_token:
         from bot.telegram import TelegramChannel
 
         telegram = TelegramChannel(app)
+        senders.by_channel["telegram"] = telegram.send_plain
     runner = web.AppRunner(make_web_app(app, telegram))
     await runner.setup()
     site = web.TCPSite(runner, app.settings.host, app.settings.port)
@@ -217,11 +232,23 @@ async def _serve(app: App, stop: asyncio.Event | None = None) -> None:
         await runner.cleanup()
         raise db.DatabaseError(f"cannot listen on {app.settings.host}:{app.settings.port}: {e.strerror}") from None
     log.info("serving on http://%s:%s", app.settings.host, app.settings.port)
+    stop_worker = asyncio.Event()
+    notifier = None
     try:
         if telegram is not None:
             await telegram.start()
+        notifier = start_worker(
+            app.factory,
+            senders,
+            stop_worker,
+            app.settings.staff_chat,
+            wake=telegram.outbox_wake if telegram is not None else None,
+        )
         await (stop or asyncio.Event()).wait()
     finally:
+        stop_worker.set()
+        if notifier is not None:
+            await notifier
         if telegram is not None:
             await telegram.stop()
         await runner.cleanup()
@@ -245,7 +272,7 @@ def _demo(app: App) -> int:
     thread.start()
     base = f"http://{app.settings.host}:{app.settings.port}"
     print(f"Server: {base}/healthz  ·  search API: {base}/api/search?q=khai+sinh")
-    chat(app.conversations)
+    chat(app.conversations, deliver=_console_delivery(app))
     if stop_loop:
         loop, stop = stop_loop
         loop.call_soon_threadsafe(stop.set)

@@ -24,10 +24,13 @@ def chat(
     read: Callable[[str], str] = input,
     write: Callable[[str], None] = print,
     user: str = "local",
+    deliver: Callable[[], None] | None = None,
 ) -> None:
     """Read lines until EOF or 'thoát'; a number presses a button of the last replies.
 
     The conversation is stored like any other channel's: quitting and starting again carries on.
+    `deliver` runs after each message: it prints the notifications the outbox holds for the console
+    (the acknowledgement of a feedback, with its tracking code, comes that way).
     """
     buttons: list[Button] = []
 
@@ -39,6 +42,8 @@ def chat(
             shown.extend(reply.buttons)
         if shown:
             buttons = shown
+        if deliver is not None:
+            deliver()
         sys.stdout.flush()
 
     write("Trợ lý thủ tục hành chính (gõ “thoát” để kết thúc, gõ số để bấm nút).")

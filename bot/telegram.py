@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hmac
 import html
 import json
@@ -27,12 +28,15 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction, ChatType, MessageLimit, ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.app import App
+from feedback import attachments as feedback_files
+from feedback.outbox import PermanentFailure
+from feedback.validate import InvalidField
 from handlers.conversation import Conversations
-from handlers.core import Attachment, Incoming, Reply, layout
+from handlers.core import FILE_KINDS, Attachment, Incoming, Reply, layout
 from handlers.dialog import COMMANDS
 
 log = logging.getLogger(__name__)
@@ -143,16 +147,24 @@ def incoming(update: Update) -> Incoming | None:
     )
 
 
+def file_base_url(api_base_url: str) -> str:
+    """Where files are downloaded: https://api.telegram.org/bot → https://api.telegram.org/file/bot."""
+    head, sep, tail = api_base_url.rstrip("/").rpartition("/")
+    return f"{head}/file/{tail}" if sep else api_base_url
+
+
 class TelegramChannel:
     def __init__(self, app: App):
         self.settings = app.settings
         self.conversations: Conversations = app.conversations
+        self.outbox_wake = asyncio.Event()  # set after each update: the outbox worker looks at once
         self.webhook_mode = self.settings.telegram_mode == "webhook"
         self.webhook_url = self.settings.telegram_webhook_url() if self.webhook_mode else ""
         builder = (
             ApplicationBuilder()
             .token(self.settings.telegram_bot_token)
             .base_url(self.settings.telegram_api_base_url)
+            .base_file_url(file_base_url(self.settings.telegram_api_base_url))
             .concurrent_updates(32)  # one user's messages keep their order through Conversations
         )
         if self.webhook_mode:
@@ -217,6 +229,8 @@ class TelegramChannel:
         # The user's turn is taken before the first await, and held while the replies go out, so two
         # quick messages are answered in the order they were sent.
         async with self.conversations.ordered(msg):
+            if any(a.kind in FILE_KINDS for a in msg.attachments):
+                msg = await self._fetch_files(msg)
             query = update.callback_query
             if query is not None:
                 work = asyncio.ensure_future(self.conversations.run(msg))
@@ -230,6 +244,40 @@ class TelegramChannel:
             edit = query.message if query is not None and isinstance(query.message, Message) else None
             for reply in replies:
                 await self.send(int(msg.chat_id), reply, edit if reply.replace else None)
+        self.outbox_wake.set()
+
+    async def _fetch_files(self, msg: Incoming) -> Incoming:
+        """Download the photos and documents a waiting form asks for; a file refused by its name or size
+        is not downloaded (the dialog tells why), nor is any file when no form wants one."""
+        state = await asyncio.to_thread(self.conversations.state, msg.channel, msg.user_id)
+        if not (state.form or {}).get("files"):
+            return msg
+        fetched = []
+        for a in msg.attachments:
+            if a.kind in FILE_KINDS:
+                try:
+                    feedback_files.check(a.name or None, a.size or None)
+                    f = await self.bot.get_file(a.ref)
+                    a = dataclasses.replace(a, data=bytes(await f.download_as_bytearray()))
+                except InvalidField:
+                    pass
+                except TelegramError as e:
+                    log.info("file download failed chat=%s error=%s", msg.chat_id, type(e).__name__)
+            fetched.append(a)
+        return dataclasses.replace(msg, attachments=tuple(fetched))
+
+    async def send_plain(self, chat_id: str, text: str) -> None:
+        """The outbox's sender: plain text (no parse mode), split at Telegram's limit. A blocked bot or a
+        chat that is gone is a PermanentFailure; anything else is raised, to be retried."""
+        try:
+            for chunk in split_message(text):
+                await self.bot.send_message(int(chat_id), chunk, link_preview_options=NO_PREVIEW)
+        except Forbidden as e:
+            raise PermanentFailure(f"telegram: {type(e).__name__}") from None
+        except BadRequest as e:
+            if "chat not found" in str(e).lower() or "user is deactivated" in str(e).lower():
+                raise PermanentFailure(f"telegram: {type(e).__name__}") from None
+            raise
 
     async def _with_typing(self, chat_id: int, work):
         """Run `work` while the chat shows "typing…": sent at once, renewed while work takes longer."""

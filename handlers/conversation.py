@@ -133,7 +133,7 @@ class Conversations:
             state = State.from_json(row.state if row is not None else None)
             if row is not None and store.aware(row.updated_at) < store.now() - self.context_ttl:
                 state.forget_context()
-            replies = self.dialog.respond(state, msg, store.Journal(conn, msg.channel))
+            replies = self.dialog.respond(state, msg, store.Journal(conn, msg.channel, msg.user_id, msg.chat_id))
             version = store.save(conn, row, msg.channel, msg.user_id, msg.chat_id, state.to_json())
         return replies, state, version
 

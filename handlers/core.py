@@ -18,6 +18,7 @@ class Attachment:
     ref: str = ""  # the channel's file id, for a form that keeps it
     name: str = ""
     size: int = 0
+    data: bytes = field(default=b"", repr=False, compare=False)  # the file, fetched by a channel for a form
 
 
 @dataclass(frozen=True, slots=True)

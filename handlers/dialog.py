@@ -19,7 +19,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from feedback import codes, scope, texts
 from handlers.core import FILE_KINDS, Button, Incoming, Reply
+from handlers.pakn import FORMS, Desk, Feedback
 from handlers.store import Journal
 from knowledge.answer import ASPECT_TITLES, DEFAULT_ASPECTS, render
 from knowledge.kb import KnowledgeBase
@@ -62,19 +64,22 @@ HELP = (
     "bạn cũng có thể hỏi tiếp, ví dụ “thế còn thời hạn?”.\n"
     "• Tra cứu theo lĩnh vực: chọn lĩnh vực rồi chọn thủ tục; có thể lọc thủ tục cấp xã hoặc cấp tỉnh.\n"
     "• Đánh giá: bấm “Hữu ích” hoặc “Chưa hữu ích” dưới câu trả lời để giúp trợ lý trả lời tốt hơn.\n"
-    "• Gửi và tra cứu phản ánh, kiến nghị: sắp có.\n\n"
+    "• Phản ánh, kiến nghị về quy định và thủ tục hành chính: /phananh, trợ lý hỏi lần lượt nội dung, thủ tục "
+    "liên quan, cơ quan, tệp minh chứng, họ tên, địa chỉ và cách liên hệ (không nhận phản ánh nặc danh). "
+    "Sau khi gửi bạn nhận mã tra cứu; /tracuu để xem tình trạng, bổ sung thông tin và đánh giá trả lời. "
+    "Khiếu nại, tố cáo và tư vấn pháp luật không thuộc kênh này.\n"
+    "• Dữ liệu cá nhân: /dulieucuatoi để xem, /xoadulieu để xóa.\n\n"
     "Các lệnh: /menu – menu chính; /thutuc – hỏi thủ tục; /linhvuc – tra cứu theo lĩnh vực; "
-    "/phananh – gửi phản ánh, kiến nghị; /tracuu – tra cứu phản ánh; /huy – hủy thao tác đang làm; "
-    "/help – hướng dẫn.\n\n"
+    "/phananh – gửi phản ánh, kiến nghị; /tracuu – tra cứu phản ánh; /dulieucuatoi – xem dữ liệu của tôi; "
+    "/xoadulieu – xóa dữ liệu của tôi; /huy – hủy thao tác đang làm; /help – hướng dẫn.\n\n"
     "Thông tin được trích từ hồ sơ thủ tục hành chính công bố trên Cổng Dịch vụ công quốc gia; "
     "khi cần chắc chắn, bạn hãy đối chiếu trang thủ tục hoặc hỏi bộ phận một cửa."
 )
 ASK_PROMPT = "Bạn hãy gõ câu hỏi về thủ tục, ví dụ: “làm giấy khai sinh cần gì”, “đăng ký tạm trú nộp ở đâu”."
-FEEDBACK_SOON = (
-    "Chức năng gửi phản ánh, kiến nghị qua trợ lý đang được xây dựng và sẽ sớm có. Trong lúc chờ, bạn có thể "
-    f"gửi phản ánh, kiến nghị trên Cổng Dịch vụ công quốc gia: {PORTAL}"
+FEEDBACK_OFF = (
+    "Chức năng phản ánh, kiến nghị chưa được bật trên kênh này. Bạn có thể gửi phản ánh, kiến nghị trên "
+    f"Cổng Dịch vụ công quốc gia: {PORTAL}"
 )
-TRACK_SOON = "Chức năng tra cứu phản ánh, kiến nghị đang được xây dựng và sẽ có cùng chức năng gửi phản ánh, kiến nghị."
 NOT_FOUND = (
     "Xin lỗi, tôi chưa tìm thấy thủ tục phù hợp với câu hỏi này. Bạn thử nêu tên thủ tục hoặc việc "
     "cần làm (ví dụ: “đăng ký kết hôn”), tra cứu theo lĩnh vực, hoặc gửi phản ánh, kiến nghị để cán bộ trả lời."
@@ -119,6 +124,8 @@ COMMANDS = {
     "linhvuc": "Tra cứu thủ tục theo lĩnh vực",
     "phananh": "Gửi phản ánh, kiến nghị",
     "tracuu": "Tra cứu phản ánh, kiến nghị",
+    "dulieucuatoi": "Xem dữ liệu cá nhân đã lưu",
+    "xoadulieu": "Xóa dữ liệu cá nhân",
     "huy": "Hủy thao tác đang làm",
     "help": "Hướng dẫn sử dụng",
 }
@@ -233,14 +240,15 @@ class State:
 
 
 class Dialog:
-    def __init__(self, kb: KnowledgeBase):
+    def __init__(self, kb: KnowledgeBase, desk: Desk | None = None):
         self.kb = kb
         self._domains: dict[str, tuple[float, list[tuple[str, int]]]] = {}
+        self.feedback = Feedback(kb, desk, self.ask) if desk is not None else None
 
     # ---- entry -------------------------------------------------------------------------------
 
     def respond(self, state: State, msg: Incoming, journal: Journal | None = None) -> list[Reply]:
-        journal = journal or Journal(None, msg.channel)
+        journal = journal or Journal(None, msg.channel, msg.user_id, msg.chat_id)
         previous = state.turn
         state.turn = previous + 1
         if msg.payload:
@@ -249,7 +257,7 @@ class Dialog:
         if text.startswith("/"):
             return self._command(state, text, journal)
         if any(a.kind in FILE_KINDS for a in msg.attachments):
-            return self._files(state)
+            return self._files(state, msg, journal)
         if msg.attachments and not text:
             kinds = {a.kind for a in msg.attachments}
             state.outcome = "media"
@@ -262,6 +270,10 @@ class Dialog:
         if len(text) > MAX_TEXT:
             state.outcome = "too_long"
             return [Reply(TOO_LONG.format(n=MAX_TEXT))]
+        if self.feedback is not None:
+            fb = self._feedback_text(state, text, journal)
+            if fb is not None:
+                return fb
         folded = fold(text).strip(" !.?~")
         if folded in GREETINGS:
             state.outcome = "greeting"
@@ -270,6 +282,17 @@ class Dialog:
             state.outcome = "thanks"
             return [Reply(THANKS_REPLY)]
         return self.ask(state, text, journal)
+
+    def _feedback_text(self, state: State, text: str, journal: Journal) -> list[Reply] | None:
+        """Free text that concerns the user's feedback: a tracking code, a rating, a reply to a request."""
+        assert self.feedback is not None
+        if codes.find_in_text(text):
+            return self.feedback.track_text(state, text, journal)
+        if not state.offered:
+            rated = self.feedback.rate_typed(state, text, journal)
+            if rated is not None:
+                return rated
+        return self.feedback.offer_info(state, text, journal)
 
     # ---- questions ---------------------------------------------------------------------------
 
@@ -296,6 +319,10 @@ class Dialog:
             state.outcome = "which"
             return [Reply(WHICH)]
         state.outcome = "none"
+        key = scope.out_of_scope(q)
+        if key is not None:
+            state.outcome = f"out_of_scope:{key}"
+            return [Reply(texts.OUT_OF_SCOPE[key], _menu(state.turn))]
         journal.review("none", q)
         suggestions = [h for h in r.hits[:3] if h.coverage >= 0.4]
         text = NOT_FOUND
@@ -351,6 +378,8 @@ class Dialog:
             Button("Hữu ích", f"r:{n}:{code}:1", group="rate"),
             Button("Chưa hữu ích", f"r:{n}:{code}:0", group="rate"),
         ]
+        if self.feedback is not None and self.feedback.has_published(code):
+            buttons.append(Button("Phản ánh đã được trả lời", f"f:{n}:pub:{code}", group="pub"))
         links: tuple[str, ...] = ()
         if _web(proc.url):
             buttons.append(Button("Xem trên Cổng Dịch vụ công", url=proc.url, group="link"))
@@ -384,10 +413,16 @@ class Dialog:
             return [Reply(ASK_PROMPT)]
         if name == "linhvuc":
             return [self._domains_page(state, "a", 0)]
-        if name == "phananh":
-            return [Reply(FEEDBACK_SOON, _menu(n))]
-        if name == "tracuu":
-            return [Reply(TRACK_SOON, _menu(n))]
+        if name in ("phananh", "tracuu", "dulieucuatoi", "xoadulieu"):
+            if self.feedback is None:
+                return [Reply(FEEDBACK_OFF, _menu(n))]
+            if name == "phananh":
+                return self.feedback.start(state, journal)
+            if name == "tracuu":
+                return self.feedback.track(state, rest, journal)
+            if name == "dulieucuatoi":
+                return self.feedback.my_data(state, journal)
+            return self.feedback.erase(state, journal)
         if name == "huy":
             return [Reply(CANCELLED if had_form else NOTHING_TO_CANCEL, _menu(n))]
         return [Reply(UNKNOWN_COMMAND, _menu(n))]
@@ -413,6 +448,7 @@ class Dialog:
             "x": self._cancel_button,
             "d": self._domains_button,
             "l": self._list_button,
+            "f": self._feedback_button,
         }.get(kind)
         if handler is None:
             state.outcome = "button:?"
@@ -426,10 +462,12 @@ class Dialog:
             return [Reply(ASK_PROMPT)]
         if item == "browse":
             return [self._domains_page(state, "a", 0)]
-        if item == "feedback":
-            return [Reply(FEEDBACK_SOON, _menu(n))]
-        if item == "track":
-            return [Reply(TRACK_SOON, _menu(n))]
+        if item in ("feedback", "track"):
+            if self.feedback is None:
+                return [Reply(FEEDBACK_OFF, _menu(n))]
+            if item == "feedback":
+                return self.feedback.start(state, journal)
+            return self.feedback.track(state, "", journal)
         if item == "help":
             return [Reply(HELP, _menu(n))]
         if item == "menu":
@@ -485,6 +523,11 @@ class Dialog:
         state.form = {"kind": "missing", "field": "text", "soft": True, "review": review, "files": False}
         return [Reply(ASK_MISSING, (Button("Bỏ qua", f"x:{state.turn}", group="form"),))]
 
+    def _feedback_button(self, state, drawn, args, journal, form) -> list[Reply]:
+        if self.feedback is None or not args:
+            return [Reply(INVALID, _menu(state.turn))]
+        return self.feedback.button(state, args, journal, form)
+
     def _cancel_button(self, state, drawn, args, journal, form) -> list[Reply]:
         if args:
             return [Reply(INVALID, _menu(state.turn))]
@@ -496,6 +539,8 @@ class Dialog:
     def _form_text(self, state: State, text: str, journal: Journal) -> list[Reply]:
         form = state.form or {}
         state.outcome = f"form:{form.get('kind')}"
+        if form.get("kind") in FORMS and self.feedback is not None:
+            return self.feedback.form_text(state, text, journal)
         skip = (Button("Bỏ qua", f"x:{state.turn}", group="form"),)
         if not any(c.isalnum() for c in text):
             return [Reply(MISSING_EMPTY, skip)]
@@ -508,10 +553,14 @@ class Dialog:
         state.form = None  # a form this version does not know (written by a newer one): drop it
         return self.ask(state, text, journal)
 
-    def _files(self, state: State) -> list[Reply]:
+    def _files(self, state: State, msg: Incoming, journal: Journal) -> list[Reply]:
         state.outcome = "file"
         if state.form is None:
             return [Reply(FILE_NOT_HERE)]
+        if state.form.get("kind") in FORMS and self.feedback is not None:
+            replies = self.feedback.files_in(state, msg, journal)
+            if replies:
+                return replies
         # No form of this version takes files (the feedback form will, where it asks for them).
         return [Reply(FILE_NOT_IN_FORM, (Button("Bỏ qua", f"x:{state.turn}", group="form"),))]
 

@@ -101,9 +101,11 @@ class Conflict(Exception):
 class Journal:
     """What a dialog turn records besides its state, in the turn's own transaction."""
 
-    def __init__(self, conn: Connection | None, channel: str):
+    def __init__(self, conn: Connection | None, channel: str, user_id: str = "", chat_id: str = ""):
         self.conn = conn
         self.channel = channel
+        self.user_id = user_id
+        self.chat_id = chat_id
 
     def rating(self, code: str, helpful: bool) -> None:
         if self.conn is not None:

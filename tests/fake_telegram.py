@@ -40,6 +40,9 @@ class FakeBotAPI:
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}  # as they stand now (edits applied)
         self.outbox: list[tuple[int, int]] = []  # (chat id, message id) of each sendMessage, in order
         self.done: set[int] = set()  # update ids the bot finished handling (see `watch`)
+        self.files: dict[str, bytes] = {}  # file_id: content, served through getFile and /file/bot…
+        self.downloads: list[str] = []  # file ids the bot downloaded
+        self.blocked: set[int] = set()  # chats whose user blocked the bot: sendMessage answers 403
         self._closing = False
         self._changed = asyncio.Condition()
         self._update_ids = itertools.count(1000)
@@ -50,6 +53,7 @@ class FakeBotAPI:
     async def start(self) -> FakeBotAPI:
         app = web.Application()
         app.router.add_post("/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._file)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -99,9 +103,29 @@ class FakeBotAPI:
             return result
         return web.json_response({"ok": True, "result": result})
 
+    async def _file(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["path"].removeprefix("files/")
+        if request.match_info["token"] != self.token or file_id not in self.files:
+            return web.Response(status=404)
+        self.downloads.append(file_id)
+        return web.Response(body=self.files[file_id])
+
     def _result(self, method: str, p: dict[str, Any]) -> Any:
         if method == "getMe":
             return BOT
+        if method == "getFile":
+            file_id = str(p["file_id"])
+            if file_id not in self.files:
+                return web.json_response(
+                    {"ok": False, "error_code": 400, "description": "Bad Request: invalid file_id"}, status=400
+                )
+            data = self.files[file_id]
+            return {"file_id": file_id, "file_unique_id": f"u-{file_id}", "file_size": len(data),
+                    "file_path": f"files/{file_id}"}  # fmt: skip
+        if method == "sendMessage" and int(p["chat_id"]) in self.blocked:
+            return web.json_response(
+                {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}, status=403
+            )
         if method == "sendMessage":
             msg = {
                 "message_id": next(self._message_ids),

@@ -16,6 +16,7 @@ from bot.settings import SettingsError, load_settings
 from bot.telegram import SECRET_HEADER, TelegramChannel, incoming, split_message, utf16_len
 from bot.web import make_web_app
 from handlers import dialog as d
+from handlers import pakn
 from handlers.core import Button, Reply
 
 SECRET = "s3cret_Token-for-tests"
@@ -123,11 +124,12 @@ async def test_clarify_candidates_and_browse_pages(polling, api):
     assert "Mã thủ tục:" in card["text"] and card["message_id"] != fields["message_id"]
 
 
-async def test_feedback_menu_is_honest(polling, api):
+async def test_the_feedback_menu_opens_the_form(polling, api):
     citizen = chat(api)
     menu = await citizen.say("/menu")
     reply = await citizen.press("Gửi phản ánh, kiến nghị", menu)
-    assert "đang được xây dựng" in reply["text"]
+    assert reply["text"] == pakn.INTRO
+    assert [b["text"] for b in buttons(reply)] == ["Phản ánh", "Kiến nghị", "Hủy"]
 
 
 async def test_bad_input_through_telegram(polling, api):
@@ -167,7 +169,7 @@ async def test_a_burst_from_one_user_is_answered_in_order(polling, api):
     burst = [
         citizen.callback_update(button(menu, "Hướng dẫn")["callback_data"], menu),
         citizen.message_update("đăng ký khai tử"),
-        citizen.message_update("/tracuu"),
+        citizen.message_update("/dulieucuatoi"),
         citizen.callback_update(button(menu, "Hỏi thủ tục")["callback_data"], menu),
         citizen.message_update("thế còn lệ phí?"),
     ]
@@ -177,8 +179,8 @@ async def test_a_burst_from_one_user_is_answered_in_order(polling, api):
         await api.handled(update)
     got = texts(citizen.mine()[before:])
     assert got[0] == d.HELP and "Mã thủ tục: 1.000656" in got[1]
-    rest = got[got.index(d.TRACK_SOON) :]
-    assert rest[:2] == [d.TRACK_SOON, d.ASK_PROMPT] and "Phí, lệ phí:" in rest[2]
+    rest = got[got.index(pakn.ERASE_NOTHING) :]
+    assert rest[:2] == [pakn.ERASE_NOTHING, d.ASK_PROMPT] and "Phí, lệ phí:" in rest[2]
 
 
 async def test_group_chats_are_not_served(polling, api):

@@ -1,0 +1,67 @@
+"""Notifications: the outbox worker with one sender per channel this process can reach.
+
+The feedback workflow writes every message to the citizen (and to the staff group) into the outbox in
+the same transaction as the change it announces; this module delivers them. A process delivers only
+the channels it has a sender for (`python -m bot run` Telegram, the terminal chat the console), so a
+message never waits behind a channel that cannot be served here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.orm import sessionmaker
+
+from feedback import outbox, worker
+
+log = logging.getLogger(__name__)
+
+ChannelSender = Callable[[str, str], Awaitable[None]]  # (chat_id, text)
+CONSOLE_HEAD = "— Thông báo phản ánh, kiến nghị —"
+
+
+class Senders:
+    """`async __call__(channel, chat_id, text)` for the outbox, dispatching on the channel."""
+
+    def __init__(self, by_channel: dict[str, ChannelSender]):
+        self.by_channel = dict(by_channel)
+
+    @property
+    def channels(self) -> set[str]:
+        return set(self.by_channel)
+
+    async def __call__(self, channel: str, chat_id: str, text: str) -> None:
+        send = self.by_channel.get(channel)
+        if send is None:  # not delivered by this process (filtered out), kept for another
+            raise RuntimeError(f"no sender for channel {channel}")
+        await send(chat_id, text)
+
+
+def console_sender(write: Callable[[str], None]) -> ChannelSender:
+    async def send(chat_id: str, text: str) -> None:
+        write(f"{CONSOLE_HEAD}\n{text}")
+
+    return send
+
+
+async def deliver_now(factory: sessionmaker, senders: Senders) -> outbox.DeliveryReport:
+    """One delivery pass for the channels of `senders` (the terminal chat calls it after each message)."""
+    return await outbox.deliver(factory, senders, channels=senders.channels)
+
+
+def start_worker(
+    factory: sessionmaker,
+    senders: Senders,
+    stop: asyncio.Event,
+    staff_chat: str | None,
+    wake: asyncio.Event | None = None,
+    interval: float = 5.0,
+) -> asyncio.Task:
+    log.info("outbox worker started channels=%s", ",".join(sorted(senders.channels)) or "-")
+    return asyncio.create_task(
+        worker.run(
+            factory, senders, stop, interval=interval, staff_chat=staff_chat, channels=senders.channels, wake=wake
+        )
+    )
