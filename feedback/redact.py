@@ -13,6 +13,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from knowledge.text import fold_chars
+
 log = logging.getLogger(__name__)
 
 LABELS = {
@@ -74,31 +76,19 @@ class Redaction:
         return {k for k, _ in self.found}
 
 
-def _fold_char(c: str) -> str:
-    if c in "đĐ":
-        return "d"
-    base = unicodedata.normalize("NFD", c)[0]
-    return base.lower() if len(base) == 1 else c.lower()
-
-
-def fold_same_length(text: str) -> str:
-    """Lower case without diacritics, one character for one, so spans map back to the original."""
-    return "".join(_fold_char(c) for c in text)
-
-
-_FOLDED_FORMS = re.compile(rf"^(?:{fold_same_length(_ADDRESS_FORMS)})(?:\s+|$)")
+_FOLDED_FORMS = re.compile(rf"^(?:{fold_chars(_ADDRESS_FORMS)})(?:\s+|$)")
 
 
 def _strip_forms(entity: str) -> str:
     """'Anh Tuấn' -> 'Tuấn', 'Ong' -> '': the form of address stays in the published text."""
     entity = entity.strip()
-    while m := _FOLDED_FORMS.match(fold_same_length(entity)):
+    while m := _FOLDED_FORMS.match(fold_chars(entity)):
         entity = entity[m.end() :]
     return entity
 
 
 def _find_folded(folded: str, needle: str) -> list[tuple[int, int]]:
-    words = re.findall(r"\w+", fold_same_length(needle))
+    words = re.findall(r"\w+", fold_chars(needle))
     if not words or len("".join(words)) < 3:
         return []
     pattern = r"(?<!\w)" + r"[\s,;.\-/]+".join(re.escape(w) for w in words) + r"(?!\w)"
@@ -106,14 +96,14 @@ def _find_folded(folded: str, needle: str) -> list[tuple[int, int]]:
 
 
 def _known_spans(text: str, name: str | None, address: str | None) -> list[tuple[int, int, str]]:
-    folded = fold_same_length(text)
+    folded = fold_chars(text)
     spans: list[tuple[int, int, str]] = []
     if name:
         spans += [(a, b, "name") for a, b in _find_folded(folded, name)]
         given = name.split()[-1]
         if len(name.split()) > 1:
-            given_folded = re.escape(fold_same_length(given))
-            forms = re.compile(rf"(?<!\w)(?:{fold_same_length(_ADDRESS_FORMS)})[ \t:]+({given_folded})(?!\w)")
+            given_folded = re.escape(fold_chars(given))
+            forms = re.compile(rf"(?<!\w)(?:{fold_chars(_ADDRESS_FORMS)})[ \t:]+({given_folded})(?!\w)")
             spans += [(m.start(1), m.end(1), "name") for m in forms.finditer(folded)]
     if address:
         # The whole address, or its first parts (the text may leave out the province), or a part with a number.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from feedback.redact import fold_same_length
+from knowledge.text import fold_chars
 
 # Folded (no diacritics, lower case) phrases; the first key whose phrase occurs wins.
 _PATTERNS = {
@@ -21,7 +21,7 @@ _PATTERNS = {
 
 def out_of_scope(text: str) -> str | None:
     """ "khieu_nai", "to_cao", "tu_van" or None."""
-    folded = " ".join(fold_same_length(text or "").split())
+    folded = " ".join(fold_chars(text or "").split())
     for key, pattern in _PATTERNS.items():
         if re.search(pattern, folded):
             return key

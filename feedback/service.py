@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from feedback import attachments as files
 from feedback import codes, texts, workdays
 from feedback.outbox import enqueue, has_key, utcnow
-from feedback.redact import Redaction, fold_same_length, redact
+from feedback.redact import Redaction, redact
 from feedback.tables import (
     attachments,
     audit,
@@ -52,6 +52,7 @@ from feedback.validate import (
     clean_procedure_code,
     clean_reply,
 )
+from knowledge.text import fold_chars
 
 log = logging.getLogger(__name__)
 
@@ -405,8 +406,8 @@ def _staff_action(
 
 def route(s: Session, field: str | None, procedure_code: str | None, content: str) -> Row:
     """The queue for an item: the first matching active rule by priority, else the default queue."""
-    folded = fold_same_length(content)
-    f_field = " ".join(fold_same_length(field or "").split())
+    folded = fold_chars(content)
+    f_field = " ".join(fold_chars(field or "").split())
     rules = s.execute(
         select(routing_rules, queues.c.name, queues.c.deadline_days)
         .join(queues, queues.c.id == routing_rules.c.queue_id)
@@ -414,12 +415,12 @@ def route(s: Session, field: str | None, procedure_code: str | None, content: st
         .order_by(routing_rules.c.priority, routing_rules.c.id)
     ).all()
     for r in rules:
-        if r.field and " ".join(fold_same_length(r.field).split()) != f_field:
+        if r.field and " ".join(fold_chars(r.field).split()) != f_field:
             continue
         if r.procedure_code and r.procedure_code != procedure_code:
             continue
         if r.keywords:
-            words = [" ".join(fold_same_length(k).split()) for k in r.keywords.split(",") if k.strip()]
+            words = [" ".join(fold_chars(k).split()) for k in r.keywords.split(",") if k.strip()]
             if not any(re.search(rf"(?<!\w){re.escape(w)}(?!\w)", folded) for w in words):
                 continue
         return s.execute(select(queues).where(queues.c.id == r.queue_id)).one()
@@ -1048,9 +1049,9 @@ def _leaks(text: str, it: Row) -> list[str]:
     """Personal data that must never be published, found in a text staff chose to publish."""
     r = redact(text, it.sender_name, it.sender_address, use_ner=False)
     kinds = {k for k, _ in r.found if k in ("phone", "email", "id_number")}
-    folded = fold_same_length(text)
+    folded = fold_chars(text)
     for value, kind in ((it.sender_name, "name"), (it.sender_address, "address")):
-        if value and " ".join(fold_same_length(value).split()) in " ".join(folded.split()):
+        if value and " ".join(fold_chars(value).split()) in " ".join(folded.split()):
             kinds.add(kind)
     for value, kind in ((it.sender_phone, "phone"), (it.sender_email, "email")):
         if value and value.lower() in re.sub(r"[\s.\-]", "", text.lower()):
@@ -1098,10 +1099,10 @@ def _duplicate_candidates(s: Session, item: Row) -> list[tuple[str, float]]:
         q = q.where(items.c.procedure_code == item.procedure_code)
     else:
         q = q.where(items.c.procedure_code.is_(None), items.c.queue_id == item.queue_id)
-    mine = fold_same_length(item.content)
+    mine = fold_chars(item.content)
     out = []
     for r in s.execute(q.order_by(desc(items.c.id)).limit(DUPLICATE_POOL)):
-        score = fuzz.token_sort_ratio(mine, fold_same_length(r.content))
+        score = fuzz.token_sort_ratio(mine, fold_chars(r.content))
         if score >= DUPLICATE_THRESHOLD:
             out.append((r.code, round(score, 1)))
     return sorted(out, key=lambda x: -x[1])

@@ -112,6 +112,7 @@ class SearchResult:
 @dataclass
 class _Query:
     terms: list[str]
+    aspects: tuple[str, ...]
     excluded: list[str]
     marks: dict[str, str]  # folded term -> the accented form typed, for terms typed with diacritics
 
@@ -261,7 +262,7 @@ class SearchIndex:
     def _query(self, text: str) -> _Query:
         a = analyze(text, self._repair)
         marks = {t: m for t, m in zip(a.terms, a.marks, strict=True) if m != t}
-        return _Query(list(a.terms), list(a.excluded), marks)
+        return _Query(list(a.terms), a.aspects, list(a.excluded), marks)
 
     def _strong(self, terms: Sequence[str]) -> bool:
         """Whether the words name a procedure: a pair of them that few records share."""
@@ -273,8 +274,9 @@ class SearchIndex:
 
     def search(self, text: str, history: Sequence[str] = (), k: int = 5) -> SearchResult:
         text = text[:MAX_QUERY_CHARS]
-        aspects = analyze(text, self._repair).aspects
-        q = self._first_intent(text)
+        whole = self._query(text)
+        aspects = whole.aspects
+        q = self._first_intent(text, whole)
         picked = self._pick(text, q, history[-MAX_REPLAY:]) if history else None
         if picked is not None:
             i = self.by_code[picked]
@@ -282,7 +284,7 @@ class SearchIndex:
             return SearchResult("answer", (hit,), aspects, 1.0, tuple(q.terms), True)
         ctx: _Query | None = None
         for earlier in reversed(history):
-            cq = self._first_intent(earlier)
+            cq = self._first_intent(earlier, self._query(earlier))
             if self._own(cq):
                 ctx = cq
                 break
@@ -330,9 +332,8 @@ class SearchIndex:
     def _cov(self, ranked, own) -> float:
         return self.coverage(ranked[1][0][1], own) if ranked[1] else 0.0
 
-    def _first_intent(self, text: str) -> _Query:
+    def _first_intent(self, text: str, whole: _Query) -> _Query:
         """Several procedures in one message ('khai sinh cần gì, còn kết hôn thì sao'): the first."""
-        whole = self._query(text)
         parts = [p for p in INTENT_SPLIT.split(text) if p and p.strip()]
         if len(parts) < 2:
             return whole

@@ -24,7 +24,6 @@ ASPECTS = ("documents", "fee", "time", "place", "steps", "conditions", "legal", 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _LOWER = "a-zàáảãạăằắẳẵặâầấẩẫậđèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵ"
 _CAMEL = re.compile(f"(?<=[{_LOWER}])(?=[{_LOWER[3:].upper()}A-Z])")
-_FOLD = str.maketrans({"đ": "d", "Đ": "D"})
 # Old-style tone placement ("hoà", "thuỷ") written the way the records write it ("hòa", "thủy").
 _TONE_STYLE = dict(
     zip(
@@ -46,8 +45,18 @@ def normalize(text: str) -> str:
 
 @lru_cache(maxsize=65536)
 def fold_word(word: str) -> str:
-    decomposed = unicodedata.normalize("NFD", word.translate(_FOLD))
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    return "".join(c for c in fold_chars(unicodedata.normalize("NFC", word)) if not unicodedata.combining(c))
+
+
+@lru_cache(maxsize=4096)
+def _fold_char(c: str) -> str:
+    return "d" if c in "đĐ" else unicodedata.normalize("NFD", c)[0].lower()
+
+
+def fold_chars(text: str) -> str:
+    """Lower case without diacritics, one character for one, so a position in the result is the same
+    position in `text` (redaction maps matches back this way); give it NFC text."""
+    return "".join(_fold_char(c) for c in text)
 
 
 def fold(text: str) -> str:

@@ -44,3 +44,11 @@ def test_negated_clause_is_excluded():
 
 def test_old_style_tone_marks_are_restyled_only_at_word_end():
     assert restyle("hoà giải, thuỷ sản, toàn bộ, huỳnh") == "hòa giải, thủy sản, toàn bộ, huỳnh"
+
+
+def test_fold_chars_keeps_positions():
+    from knowledge.text import fold_chars
+
+    text = "Ông Đặng Văn Hùng, SĐT 0912"
+    assert fold_chars(text) == "ong dang van hung, sdt 0912"
+    assert len(fold_chars(text)) == len(text)
