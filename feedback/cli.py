@@ -9,8 +9,9 @@ from datetime import UTC
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from feedback import service, texts, workdays
+from feedback import records, service, texts, workdays
 from feedback.service import FeedbackError
+from feedback.validate import InvalidField
 
 ACTIONS = service.STAFF_ACTIONS
 
@@ -71,7 +72,7 @@ def run(factory: sessionmaker, args: argparse.Namespace, data_dir=None, staff_ch
     except FeedbackError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except service.InvalidField as e:
+    except InvalidField as e:
         print(f"error: {e.field}: {e.reason}", file=sys.stderr)
         return 2
 
@@ -128,7 +129,7 @@ def _run(factory: sessionmaker, args: argparse.Namespace, staff_chat: str | None
 def _check_user(factory: sessionmaker, staff: str) -> str:
     from bot.users import users
 
-    staff = service.check_staff(staff)
+    staff = records.check_staff(staff)
     with factory() as s:
         role = s.scalar(select(users.c.role).where(users.c.username == staff))
     if role not in ("staff", "admin"):

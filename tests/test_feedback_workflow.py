@@ -21,9 +21,11 @@ from feedback_util import (
 from sqlalchemy import select
 
 from feedback import attachments as files
+from feedback import records
 from feedback import service as fs
 from feedback.tables import attachments, messages
 from feedback.tables import metadata as feedback_md
+from feedback.validate import InvalidField
 
 STAFF = "lan.tt"
 LATER = MONDAY + timedelta(hours=1)
@@ -265,11 +267,11 @@ def test_a_stale_transaction_cannot_overwrite_a_committed_change(any_url):
     engine, factory = migrated(any_url)
     code = file_item(factory).code
     with factory() as s1, factory() as s2:
-        first, second = fs._load(s1, code), fs._load(s2, code)
-        fs._transition(s1, first, "claim", "staff.a", LATER, {"assigned_to": "staff.a"})
+        first, second = records.load_item(s1, code), records.load_item(s2, code)
+        records.transition(s1, first, "claim", "staff.a", LATER, {"assigned_to": "staff.a"})
         s1.commit()
         with pytest.raises(fs.Conflict):
-            fs._transition(s2, second, "transfer", "staff.b", LATER, {"transferred_to": "Sở Xây dựng"})
+            records.transition(s2, second, "transfer", "staff.b", LATER, {"transferred_to": "Sở Xây dựng"})
         s2.rollback()
     it = row(factory, code)
     assert (it.state, it.assigned_to, it.transferred_to) == ("in_processing", "staff.a", None)
@@ -282,12 +284,12 @@ def test_a_writer_waiting_for_an_uncommitted_change_then_finds_it_gone(any_url):
     code = file_item(factory).code
     outcome: list[object] = []
     with factory() as s1, factory() as s2:
-        first, second = fs._load(s1, code), fs._load(s2, code)
-        fs._transition(s1, first, "claim", "staff.a", LATER, {"assigned_to": "staff.a"})
+        first, second = records.load_item(s1, code), records.load_item(s2, code)
+        records.transition(s1, first, "claim", "staff.a", LATER, {"assigned_to": "staff.a"})
 
         def later_writer():
             try:
-                fs._transition(s2, second, "reject", "staff.b", LATER, {"reject_reason": "noi_dung_khong_ro"})
+                records.transition(s2, second, "reject", "staff.b", LATER, {"reject_reason": "noi_dung_khong_ro"})
                 outcome.append("won")
             except fs.Conflict as e:
                 outcome.append(e)
@@ -356,7 +358,7 @@ def test_rating_once_after_an_answer_by_the_sender_only(factory):
     do(factory, "claim", code)
     do(factory, "answer", code)
     for bad in (0, 6, "năm", "", None, 3.5):
-        with pytest.raises(fs.InvalidField):
+        with pytest.raises(InvalidField):
             fs.rate(factory, code, ALICE, bad)
     with pytest.raises(fs.NotFound):
         fs.rate(factory, code, BOB, 4)

@@ -1,0 +1,168 @@
+"""Staff actions on an item: claim, ask for information, transfer, answer, reject, mark duplicate, publish
+(after redaction), close. Each is one audited transaction that tells the citizen."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Row
+from sqlalchemy.orm import Session, sessionmaker
+
+from feedback import texts
+from feedback.model import FeedbackError, Publication
+from feedback.outbox import utcnow
+from feedback.records import check_staff, load_item, note_text, staff_action
+from feedback.redact import redact
+from feedback.tables import (
+    messages,
+    reject_reasons,
+)
+from knowledge.text import fold_chars
+
+log = logging.getLogger(__name__)
+
+
+def claim(factory: sessionmaker, code: str, staff: str, version: int | None = None, now=None) -> int:
+    """Take an item into processing (it is assigned to the staff member)."""
+    return staff_action(
+        factory, code, staff, "claim", version, now,
+        lambda s, it: ({"assigned_to": check_staff(staff)}, None, texts.claimed(it.code)),
+    )  # fmt: skip
+
+
+def ask_info(factory: sessionmaker, code: str, staff: str, question: str, version: int | None = None, now=None) -> int:
+    """Ask the citizen for more information; the question is sent to them and the clock pauses."""
+    q = note_text(question, "the question", required=True)
+    when = now or utcnow()
+
+    def build(s: Session, it: Row):
+        s.execute(
+            insert(messages).values(item_id=it.id, at=when, author_kind="staff", author=check_staff(staff), body=q)
+        )
+        return {}, q, texts.info_requested(it.code, q)
+
+    return staff_action(factory, code, staff, "ask_info", version, when, build)
+
+
+def transfer(
+    factory: sessionmaker, code: str, staff: str, agency: str, note: str | None = None, version=None, now=None
+) -> int:
+    """Transfer to the competent agency (named); an end state here."""
+    name = note_text(agency, "the agency", required=True)
+    if len(name) > 300:
+        raise FeedbackError("the agency: at most 300 characters")
+    extra = note_text(note, "the note")
+    return staff_action(
+        factory, code, staff, "transfer", version, now,
+        lambda s, it: ({"transferred_to": name}, extra, texts.transferred(it.code, name)),
+    )  # fmt: skip
+
+
+def answer(factory: sessionmaker, code: str, staff: str, text: str, version: int | None = None, now=None) -> int:
+    """Answer the citizen (sent to them, with the request to rate it)."""
+    body = note_text(text, "the answer", required=True)
+    when = now or utcnow()
+    return staff_action(
+        factory, code, staff, "answer", version, when,
+        lambda s, it: ({"answer": body, "answered_at": when}, None, texts.answered(it.code, body)),
+    )  # fmt: skip
+
+
+def reject(
+    factory: sessionmaker, code: str, staff: str, reason: str, note: str | None = None, version=None, now=None
+) -> int:
+    """Refuse to handle it, with a reason from the list (`list_reject_reasons`) and an optional text."""
+    extra = note_text(note, "the note")
+
+    def build(s: Session, it: Row):
+        label = s.scalar(
+            select(reject_reasons.c.label).where(reject_reasons.c.code == reason, reject_reasons.c.active.is_(True))
+        )
+        if label is None:
+            known = ", ".join(s.scalars(select(reject_reasons.c.code).where(reject_reasons.c.active.is_(True))))
+            raise FeedbackError(f"unknown reject reason {reason!r}; one of: {known}")
+        return (
+            {"reject_reason": reason, "reject_note": extra},
+            f"{reason}: {extra or ''}".strip(),
+            texts.rejected(it.code, label, extra),
+        )
+
+    return staff_action(factory, code, staff, "reject", version, now, build)
+
+
+def mark_duplicate(
+    factory: sessionmaker, code: str, staff: str, original: str, note: str | None = None, version=None, now=None
+) -> int:
+    """Close as a duplicate of another item (which must not itself be a duplicate)."""
+    extra = note_text(note, "the note")
+
+    def build(s: Session, it: Row):
+        orig = load_item(s, original)
+        if orig.id == it.id:
+            raise FeedbackError("an item cannot duplicate itself")
+        if orig.state == "duplicate":
+            raise FeedbackError(f"{orig.code} is itself a duplicate; link to its original instead")
+        return (
+            {"duplicate_of": orig.id},
+            f"duplicate of {orig.code}" + (f": {extra}" if extra else ""),
+            (texts.duplicate(it.code, orig.code)),
+        )
+
+    return staff_action(factory, code, staff, "mark_duplicate", version, now, build)
+
+
+def preview_publication(factory: sessionmaker, code: str) -> Publication:
+    """The content and the answer with personal data replaced, for staff to review before `publish`."""
+    with factory() as s:
+        it = load_item(s, code)
+    return Publication(
+        redact(it.content, it.sender_name, it.sender_address),
+        redact(it.answer or "", it.sender_name, it.sender_address),
+    )
+
+
+def _leaks(text: str, it: Row) -> list[str]:
+    """Personal data that must never be published, found in a text staff chose to publish."""
+    r = redact(text, it.sender_name, it.sender_address, use_ner=False)
+    kinds = {k for k, _ in r.found if k in ("phone", "email", "id_number")}
+    folded = fold_chars(text)
+    for value, kind in ((it.sender_name, "name"), (it.sender_address, "address")):
+        if value and " ".join(fold_chars(value).split()) in " ".join(folded.split()):
+            kinds.add(kind)
+    for value, kind in ((it.sender_phone, "phone"), (it.sender_email, "email")):
+        if value and value.lower() in re.sub(r"[\s.\-]", "", text.lower()):
+            kinds.add(kind)
+    return sorted(kinds)
+
+
+def publish(
+    factory: sessionmaker,
+    code: str,
+    staff: str,
+    content: str | None = None,
+    answer_text: str | None = None,
+    version: int | None = None,
+    now=None,
+) -> int:
+    """Publish the answer. The texts are the ones staff reviewed (default: `preview_publication`'s); a text
+    still holding the sender's name, address, phone, e-mail or an ID number is refused."""
+    when = now or utcnow()
+
+    def build(s: Session, it: Row):
+        c = content if content is not None else redact(it.content, it.sender_name, it.sender_address).text
+        a = answer_text if answer_text is not None else redact(it.answer or "", it.sender_name, it.sender_address).text
+        c, a = note_text(c, "the published content", required=True), note_text(a, "the published answer", required=True)
+        leaks = sorted(set(_leaks(c, it)) | set(_leaks(a, it)))
+        if leaks:
+            raise FeedbackError(f"{it.code}: the text to publish still holds personal data ({', '.join(leaks)})")
+        return {"public_content": c, "public_answer": a, "published_at": when}, None, texts.published(it.code)
+
+    return staff_action(factory, code, staff, "publish", version, when, build)
+
+
+def close(factory: sessionmaker, code: str, staff: str, note: str | None = None, version=None, now=None) -> int:
+    """Archive a published item."""
+    extra = note_text(note, "the note")
+    return staff_action(factory, code, staff, "close", version, now, lambda s, it: ({}, extra, texts.closed(it.code)))
