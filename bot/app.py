@@ -10,9 +10,10 @@ from sqlalchemy.orm import sessionmaker
 
 from bot import db
 from bot.settings import Settings
+from feedback import guard
 from handlers.conversation import Conversations
 from handlers.dialog import Dialog
-from handlers.pakn import Desk
+from handlers.pakn import Desk, sweep_uploads
 from knowledge import store
 from knowledge.kb import KnowledgeBase
 
@@ -27,6 +28,13 @@ class App:
     kb: KnowledgeBase
     dialog: Dialog
     conversations: Conversations
+
+    def upkeep(self) -> None:
+        """Housekeeping the background worker runs now and then: files of abandoned drafts, old lookup
+        attempts."""
+        if self.dialog.feedback is not None:
+            sweep_uploads(self.dialog.feedback.desk, self.engine, self.conversations.context_ttl)
+        guard.prune(self.factory)
 
 
 def build(settings: Settings, prepare: bool = True) -> App:

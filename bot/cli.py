@@ -66,7 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         # In a terminal chat, routine log lines would interleave with the conversation.
         quiet = args.cmd in ("chat", "demo") and settings.log_level == "INFO"
-        setup_logging("WARNING" if quiet else settings.log_level)
+        setup_logging(
+            "WARNING" if quiet else settings.log_level,
+            secrets=(settings.telegram_bot_token, settings.telegram_webhook_secret),
+        )
         return _dispatch(args, settings)
     except (SettingsError, db.DatabaseError, store.ImportFailed) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -243,6 +246,7 @@ async def _serve(app: App, stop: asyncio.Event | None = None) -> None:
             stop_worker,
             app.settings.staff_chat,
             wake=telegram.outbox_wake if telegram is not None else None,
+            upkeep=app.upkeep,
         )
         await (stop or asyncio.Event()).wait()
     finally:

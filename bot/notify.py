@@ -58,10 +58,18 @@ def start_worker(
     staff_chat: str | None,
     wake: asyncio.Event | None = None,
     interval: float = 5.0,
+    upkeep: Callable[[], object] | None = None,
 ) -> asyncio.Task:
     log.info("outbox worker started channels=%s", ",".join(sorted(senders.channels)) or "-")
     return asyncio.create_task(
         worker.run(
-            factory, senders, stop, interval=interval, staff_chat=staff_chat, channels=senders.channels, wake=wake
+            factory,
+            senders,
+            stop,
+            interval=interval,
+            staff_chat=staff_chat,
+            channels=senders.channels,
+            wake=wake,
+            upkeep=upkeep,
         )
     )

@@ -32,6 +32,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.app import App
+from bot.logs import Throttled
 from feedback import attachments as feedback_files
 from feedback.outbox import PermanentFailure
 from feedback.validate import InvalidField
@@ -159,6 +160,8 @@ class TelegramChannel:
         self.conversations: Conversations = app.conversations
         self.outbox_wake = asyncio.Event()  # set after each update: the outbox worker looks at once
         self.webhook_mode = self.settings.telegram_mode == "webhook"
+        # Anyone can post to the webhook: warnings about a missing or wrong secret are rate-limited.
+        self.webhook_warnings = Throttled(log, interval=60.0)
         self.webhook_url = self.settings.telegram_webhook_url() if self.webhook_mode else ""
         builder = (
             ApplicationBuilder()
@@ -201,23 +204,42 @@ class TelegramChannel:
     # ---- webhook -----------------------------------------------------------------------------
 
     async def webhook(self, request: web.Request) -> web.Response:
-        """POST from Telegram: the secret header first, then the update goes to the application's queue."""
+        """POST from Telegram: the secret header first, then the update goes to the application's queue.
+        A body that is not an update gets 400 and one line (no traceback, nothing of the body)."""
         given = request.headers.get(SECRET_HEADER)
         if given is None:
-            log.warning("telegram webhook without secret header from=%s", request.remote)
+            self.webhook_warnings.warning("telegram webhook without secret header from=%s", request.remote)
             return web.Response(status=401)
-        if not hmac.compare_digest(given.encode(), self.settings.telegram_webhook_secret.encode()):
-            log.warning("telegram webhook with a wrong secret from=%s", request.remote)
+        given_bytes = given.encode(errors="surrogateescape")  # a header that is not UTF-8 is wrong, not a 500
+        if not hmac.compare_digest(given_bytes, self.settings.telegram_webhook_secret.encode()):
+            self.webhook_warnings.warning("telegram webhook with a wrong secret from=%s", request.remote)
             return web.Response(status=403)
-        try:
-            data = await request.json()
-            update = Update.de_json(data, self.bot)
-        except (json.JSONDecodeError, UnicodeDecodeError, ValueError, TypeError, KeyError):
-            return web.Response(status=400)
+        update, problem = await self._read_update(request, self.bot)
         if update is None:
+            log.warning("telegram webhook bad update: %s", problem)
             return web.Response(status=400)
         await self.application.update_queue.put(update)
         return web.Response(status=200)
+
+    @staticmethod
+    async def _read_update(request: web.Request, bot) -> tuple[Update | None, str]:
+        """The posted update, or None and what is wrong with the body (never its content)."""
+        try:
+            body = await request.read()  # at most the app's client_max_size (1 MB)
+        except web.HTTPRequestEntityTooLarge:
+            return None, "body too large"
+        try:
+            data = json.loads(body)
+        except (ValueError, RecursionError) as e:  # not JSON, not UTF-8, a 5,000-digit number; deep nesting
+            return None, f"not JSON ({type(e).__name__})"
+        if not isinstance(data, dict):
+            return None, f"not an object ({type(data).__name__})"
+        if type(data.get("update_id")) is not int:  # de_json takes "a", 1.5 or true as an update_id
+            return None, "no integer update_id"
+        try:
+            return Update.de_json(data, bot), ""
+        except Exception as e:  # de_json raises TypeError, ValueError, AttributeError, OverflowError, RecursionError…
+            return None, f"not an update ({type(e).__name__})"
 
     # ---- updates -----------------------------------------------------------------------------
 

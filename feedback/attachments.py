@@ -1,14 +1,19 @@
 """Attachments: photos and PDF only, at most 10 MB each, stored under DATA_DIR with their SHA-256.
 
-The type is read from the file's first bytes, not from its name or the type a client claims. Files are
-written to a temporary name, flushed to disk and renamed, then named by their checksum, so a stored file
-is complete and a second copy of the same file costs nothing.
+The type is read from the file's first bytes, not from its name or the type a client claims. Every file
+is stored under a random name of its own, never shared: two citizens who send the same photo have two
+files, so one's erasure cannot remove the other's. A file is written to a temporary name, flushed and
+renamed, so a stored file is complete; a failed write (a full disk) leaves nothing behind.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import os
+import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -26,6 +31,9 @@ TYPES = {  # content type: extension
 }
 NAME_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".pdf"}
 ALLOWED_TEXT = "ảnh (JPG, PNG, WEBP, HEIC) hoặc tệp PDF"
+NOT_SAVED = "Hệ thống chưa lưu được tệp lúc này. Bạn vui lòng gửi lại sau ít phút, hoặc bấm “Bỏ qua”."
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -79,16 +87,21 @@ def save(data_dir: str | Path, data: bytes, filename: str | None = None) -> Stor
         shown = f"tệp “{filename[:60]}”" if filename else "tệp này"
         raise InvalidField("attachment", f"Chỉ nhận {ALLOWED_TEXT}; {shown} không phải ảnh hoặc PDF.")
     digest = hashlib.sha256(data).hexdigest()
-    rel = PurePosixPath(SUBDIR, digest[:2], digest + TYPES[content_type])
+    name = secrets.token_hex(16)
+    rel = PurePosixPath(SUBDIR, name[:2], name + TYPES[content_type])
     target = Path(data_dir, *rel.parts)
-    if not (target.is_file() and target.stat().st_size == len(data)):
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         with open(tmp, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        log.warning("attachment not saved: %s", e.strerror or type(e).__name__)
+        raise InvalidField("attachment", NOT_SAVED) from None
     return StoredFile(str(rel), content_type, len(data), digest, (filename or "").strip()[:200] or None)
 
 
@@ -110,3 +123,14 @@ def remove(data_dir: str | Path, rel_path: str) -> None:
     rel = PurePosixPath(rel_path)
     if rel.parts[:1] == (SUBDIR,) and ".." not in rel.parts:
         Path(data_dir, *rel.parts).unlink(missing_ok=True)
+
+
+def on_disk(data_dir: str | Path) -> Iterator[tuple[str, float]]:
+    """Every file under the attachments folder (temporary ones included): its path as stored, its mtime."""
+    root = Path(data_dir, SUBDIR)
+    if not root.is_dir():
+        return
+    for path in root.rglob("*"):
+        if path.is_file():
+            with contextlib.suppress(OSError):
+                yield path.relative_to(data_dir).as_posix(), path.stat().st_mtime

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hmac
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import delete, desc, func, insert, select, update
@@ -14,7 +14,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session, sessionmaker
 
 from feedback import attachments as files
-from feedback import codes, texts, workdays
+from feedback import codes, guard, texts, uploads, workdays
 from feedback.model import (
     RATABLE_STATES,
     Citizen,
@@ -26,7 +26,7 @@ from feedback.model import (
     Status,
 )
 from feedback.outbox import utcnow
-from feedback.records import add_audit, file_values, queue_name, transition, utc
+from feedback.records import add_audit, queue_name, transition, utc
 from feedback.redact import redact
 from feedback.tables import (
     attachments,
@@ -37,10 +37,8 @@ from feedback.tables import (
     outbox,
     reject_reasons,
 )
-from feedback.validate import (
-    InvalidField,
-    clean_reply,
-)
+from feedback.tables import uploads as uploads_table
+from feedback.validate import InvalidField, ascii_digits, clean_reply
 
 log = logging.getLogger(__name__)
 
@@ -82,12 +80,13 @@ def reply_info(
     code: str,
     citizen: Citizen,
     text: str,
-    attached: Iterable[files.StoredFile] = (),
+    attached: Collection[int] = (),
     data_dir=None,
     now: datetime | None = None,
 ) -> str:
-    """The citizen's reply to a request for information: kept in the thread, the item goes back to the state
-    it was in, and the deadline moves by the working days spent waiting. Returns the new state."""
+    """The citizen's reply to a request for information, with `attached` uploads: kept in the thread, the
+    item goes back to the state it was in, and the deadline moves by the working days spent waiting.
+    Returns the new state."""
     body = clean_reply(text)
     attached = tuple(attached)
     if attached and data_dir is None:
@@ -122,9 +121,8 @@ def reply_info(
         msg_id = s.execute(
             insert(messages).values(item_id=item.id, at=now, author_kind="citizen", author=None, body=body)
         ).inserted_primary_key[0]
-        for f in attached:
-            files.verify(data_dir, f)
-            s.execute(insert(attachments).values(item_id=item.id, message_id=msg_id, created_at=now, **file_values(f)))
+        if attached:
+            uploads.attach(s, data_dir, citizen, attached, item.id, now, message_id=msg_id)
     log.info("feedback %s: citizen replied -> %s", item.code, state)
     return state
 
@@ -155,26 +153,47 @@ def rate(factory: sessionmaker, code: str, citizen: Citizen, stars, now: datetim
     log.info("feedback %s rated", item.code)
 
 
-def lookup(factory: sessionmaker, code: str, citizen: Citizen, phone_last4: str | None = None) -> Status:
-    """Status and history. From the chat that filed it the code suffices; from any other, the code and the
-    last 4 digits of the phone given are needed (NotFound does not tell which one was wrong)."""
+def lookup(
+    factory: sessionmaker,
+    code: str,
+    citizen: Citizen,
+    phone_last4: str | None = None,
+    now: datetime | None = None,
+    staff_chat: str | None = None,
+) -> Status:
+    """Status and history. From the chat that filed it the code suffices, and the status is whole. From any
+    other chat the code and the last 4 digits of the phone given are needed, within the guessing limits of
+    `feedback.guard`, and the status shows only what may be public: the state, the dates, and texts with
+    personal data removed. An unknown code and wrong digits get the same NotFound through the same steps."""
     canonical = codes.normalize(code)
     if canonical is None:
         raise NotFound()
-    with factory() as s:
+    now = now or utcnow()
+    digits = ascii_digits(re.sub(r"[\s.\-]", "", phone_last4 or ""))
+    with factory.begin() as s:
         item = s.execute(select(items).where(items.c.code == canonical)).first()
-        if item is None or not _owned(item, citizen):
-            digits = re.sub(r"[\s.\-]", "", phone_last4 or "")
-            if not digits:
-                raise PhoneDigitsRequired()
-            phone = (item.sender_phone or "") if item is not None else ""
-            if not re.fullmatch(r"\d{4}", digits) or len(phone) < 4 or not hmac.compare_digest(phone[-4:], digits):
-                log.info("feedback lookup refused for a code from another chat")
-                raise NotFound()
-        return _status(s, item)
+        if item is not None and _owned(item, citizen):
+            return _status(s, item)
+        if not digits:
+            raise PhoneDigitsRequired()
+        guard.check(s, canonical, citizen, now)
+        expected = ascii_digits(item.sender_phone or "")[-4:] if item is not None else ""
+        same = hmac.compare_digest(expected.rjust(4, "-").encode(), digits.encode())
+        ok = same and bool(re.fullmatch("[0-9]{4}", digits))
+        guard.record(s, canonical, citizen, ok, now, staff_chat)
+        status = _status(s, item, public=True) if ok else None
+    if status is None:
+        log.info("feedback lookup refused for a code from another chat")
+        raise NotFound()
+    return status
 
 
-def _status(s: Session, item: Row) -> Status:
+def _status(s: Session, item: Row, public: bool = False) -> Status:
+    """The status of an item; `public` for another chat: texts with personal data removed, no rating."""
+
+    def shown(value: str | None) -> str | None:
+        return redact(value, item.sender_name, item.sender_address).text if public and value else value
+
     history = [
         (workdays.local_date(utc(r.at)), texts.STATE_LABELS[r.to_state])
         for r in s.execute(
@@ -196,6 +215,7 @@ def _status(s: Session, item: Row) -> Status:
     if item.reject_reason:
         reason = s.scalar(select(reject_reasons.c.label).where(reject_reasons.c.code == item.reject_reason))
     original = s.scalar(select(items.c.code).where(items.c.id == item.duplicate_of)) if item.duplicate_of else None
+    answer = item.answer if item.state in RATABLE_STATES else None
     return Status(
         code=item.code,
         kind=item.kind,
@@ -204,13 +224,14 @@ def _status(s: Session, item: Row) -> Status:
         received_on=workdays.local_date(utc(item.created_at)),
         deadline=item.deadline,
         history=history,
-        question=question,
-        answer=item.answer if item.state in RATABLE_STATES else None,
+        question=shown(question),
+        answer=(item.public_answer or shown(answer)) if public else answer,
         transferred_to=item.transferred_to,
         reject_reason=reason,
-        reject_note=item.reject_note,
+        reject_note=shown(item.reject_note),
         duplicate_of=original,
-        rating=item.rating,
+        rating=None if public else item.rating,
+        public=public,
     )
 
 
@@ -225,10 +246,11 @@ def my_items(factory: sessionmaker, citizen: Citizen) -> list[Status]:
 
 
 def published_answers(factory: sessionmaker, procedure_code: str, limit: int = 5) -> list[dict]:
-    """Published results for a procedure, newest first: code, kind, the redacted question and answer."""
+    """Published results for a procedure, newest first: kind, the redacted question and answer, the date.
+    Never the tracking code: with it, another chat could start guessing the sender's phone digits."""
     with factory() as s:
         rows = s.execute(
-            select(items.c.code, items.c.kind, items.c.public_content, items.c.public_answer, items.c.published_at)
+            select(items.c.kind, items.c.public_content, items.c.public_answer, items.c.published_at)
             .where(items.c.procedure_code == procedure_code, items.c.state.in_(("published", "closed")))
             .where(items.c.public_answer.is_not(None))
             .order_by(desc(items.c.published_at))
@@ -236,7 +258,6 @@ def published_answers(factory: sessionmaker, procedure_code: str, limit: int = 5
         ).all()
     return [
         {
-            "code": r.code,
             "kind": r.kind,
             "content": r.public_content,
             "answer": r.public_answer,
@@ -270,6 +291,11 @@ def my_data(factory: sessionmaker, citizen: Citizen) -> MyData:
                     "erased": it.erased_at is not None,
                 }
             )
+        out.uploads = s.scalar(
+            select(func.count())
+            .select_from(uploads_table)
+            .where(uploads_table.c.channel == citizen.channel, uploads_table.c.channel_user_id == str(citizen.user_id))
+        )
         for c in s.execute(
             select(consents)
             .where(consents.c.channel == citizen.channel, consents.c.channel_user_id == str(citizen.user_id))
@@ -349,9 +375,11 @@ def erase_my_data(
             )
             .values(withdrawn_at=now)
         )
+        drafts = uploads.discard(s, data_dir, citizen) if data_dir is not None else 0
+        # Files stored before each upload had a name of its own could be shared by two items.
         still_used = set(s.scalars(select(attachments.c.path).where(attachments.c.path.in_(removed_files))))
     if data_dir is not None:
         for p in set(removed_files) - still_used:
             files.remove(data_dir, p)
-    log.info("feedback: personal data of %d items erased", len(rows))
+    log.info("feedback: personal data of %d items and %d draft files erased", len(rows), drafts)
     return len(rows)

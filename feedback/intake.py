@@ -8,15 +8,13 @@ from datetime import datetime
 from sqlalchemy import exists, insert, select
 from sqlalchemy.orm import sessionmaker
 
-from feedback import attachments as files
-from feedback import codes, texts, workdays
+from feedback import codes, texts, uploads, workdays
 from feedback.model import Citizen, ConsentRequired, Draft, Receipt
 from feedback.outbox import enqueue, utcnow
-from feedback.records import add_audit, file_values, staff_chat_id
+from feedback.records import add_audit, staff_chat_id
 from feedback.reports import find_duplicates
 from feedback.routing import route
 from feedback.tables import (
-    attachments,
     consents,
     items,
 )
@@ -92,9 +90,8 @@ def submit(
                 updated_at=now,
             )
         ).inserted_primary_key[0]
-        for f in d.attachments:
-            files.verify(data_dir, f)
-            s.execute(insert(attachments).values(item_id=item_id, created_at=now, **file_values(f)))
+        if d.attachments:
+            uploads.attach(s, data_dir, citizen, d.attachments, item_id, now)
         add_audit(s, item_id, now, "citizen", "submit", None, "received")
         enqueue(
             s,

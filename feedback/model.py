@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from feedback import attachments as files
@@ -85,6 +86,12 @@ class ConsentRequired(CitizenError):
         super().__init__(texts.CONSENT_REQUIRED)
 
 
+def upload_ids(kept: Iterable) -> list[int]:
+    """The upload ids among a draft's files, kept as `{"upload": id, "filename": …}` (entries of another
+    shape, written by an older version, are skipped)."""
+    return [f["upload"] for f in kept if isinstance(f, dict) and type(f.get("upload")) is int]
+
+
 @dataclass(frozen=True)
 class Citizen:
     """Who acts in a chat: the channel, the user's id there and the chat to notify."""
@@ -105,18 +112,13 @@ class Draft:
     procedure_code: str | None = None
     field: str | None = None  # lĩnh vực of the procedure, for routing
     agency: str | None = None
-    attachments: tuple[files.StoredFile, ...] = ()
-
-    def to_dict(self) -> dict:
-        """JSON-ready, for a draft kept in the conversation state (it survives a restart)."""
-        d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "attachments"}
-        d["attachments"] = [asdict(f) for f in self.attachments]
-        return d
+    attachments: tuple[int, ...] = ()  # ids of the citizen's uploads (feedback.uploads)
 
     @classmethod
     def from_dict(cls, d: dict) -> Draft:
+        """From the draft the dialog keeps in the conversation state (files as `{"upload": id, …}`)."""
         known = {k: d.get(k) for k in cls.__dataclass_fields__ if k != "attachments"}
-        return cls(**known, attachments=tuple(files.StoredFile(**f) for f in d.get("attachments") or ()))
+        return cls(**known, attachments=tuple(upload_ids(d.get("attachments") or ())))
 
     def cleaned(self) -> Draft:
         """Every field cleaned, or InvalidField naming the first bad one (Vietnamese reason)."""
@@ -170,10 +172,11 @@ class Status:
     reject_note: str | None = None
     duplicate_of: str | None = None
     rating: int | None = None
+    public: bool = False  # as another chat sees it: texts redacted, nothing to act on
 
     @property
     def can_rate(self) -> bool:
-        return self.state in RATABLE_STATES and self.rating is None
+        return not self.public and self.state in RATABLE_STATES and self.rating is None
 
     def text(self) -> str:
         lines = [
@@ -226,11 +229,31 @@ class ItemView:
 class MyData:
     items: list[dict] = field(default_factory=list)
     consents: list[dict] = field(default_factory=list)
+    uploads: int = 0  # files sent to a draft or a reply not yet submitted
+    questions: int = 0  # recent questions the conversation keeps (the dialog fills this in)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.items or self.consents or self.uploads or self.questions)
+
+    @property
+    def erasable(self) -> bool:
+        """Anything left that an erasure would remove (an erased item and a withdrawn consent are kept as
+        records without personal data)."""
+        live = [it for it in self.items if not it["erased"]] + [c for c in self.consents if not c["withdrawn_on"]]
+        return bool(live or self.uploads or self.questions)
 
     def text(self) -> str:
-        if not self.items and not self.consents:
-            return "Hệ thống không lưu thông tin cá nhân nào của bạn trong phần phản ánh, kiến nghị."
-        lines = ["Thông tin hệ thống đang lưu về bạn (phần phản ánh, kiến nghị):"]
+        if self.empty:
+            return "Hệ thống không lưu thông tin cá nhân nào của bạn."
+        lines = ["Thông tin hệ thống đang lưu về bạn:"]
+        if self.questions:
+            lines.append(
+                f"• {self.questions} câu hỏi gần đây trong cuộc trò chuyện (để hiểu câu hỏi tiếp theo; "
+                "tự xóa sau 24 giờ không nhắn tin)"
+            )
+        if self.uploads:
+            lines.append(f"• {self.uploads} tệp đã gửi cho phản ánh, kiến nghị đang soạn (chưa gửi đi)")
         for it in self.items:
             lines.append(f"• {it['code']} ({texts.kind_label(it['kind'])}, {texts.STATE_LABELS[it['state']]})")
             if it["erased"]:
@@ -250,5 +273,7 @@ class MyData:
         for c in self.consents:
             state = f", rút lại ngày {texts.day(c['withdrawn_on'])}" if c["withdrawn_on"] else ""
             lines.append(f"• Đồng ý xử lý dữ liệu ngày {texts.day(c['given_on'])} (văn bản {c['version']}{state})")
-        lines.append("Gõ /xoadulieu để yêu cầu xóa thông tin cá nhân (nội dung phản ánh được giữ lại ở dạng ẩn danh).")
+        lines.append(
+            "Gõ /xoadulieu để yêu cầu xóa thông tin cá nhân (nội dung phản ánh đã gửi được giữ lại ở dạng ẩn danh)."
+        )
         return "\n".join(lines)

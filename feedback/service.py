@@ -45,6 +45,7 @@ from feedback.model import (
     Receipt,
     Status,
     UnknownItem,
+    upload_ids,
 )
 from feedback.reports import (
     candidate_duplicates,

@@ -167,3 +167,35 @@ outbox = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_feedback_outbox_due", "status", "next_attempt_at"),
 )
+
+# Files a citizen sent to a draft (or to a reply being written) and not yet submitted. Each upload is a
+# file of its own (no sharing between citizens); on submit the row moves to `attachments`, and a draft
+# that is cancelled, erased or abandoned takes its files with it.
+uploads = Table(
+    "feedback_uploads",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel", String(16), nullable=False),
+    Column("channel_user_id", String(64), nullable=False),
+    Column("path", String(300), nullable=False, unique=True),  # relative to DATA_DIR
+    Column("filename", String(200), nullable=True),
+    Column("content_type", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_feedback_uploads_user", "channel", "channel_user_id"),
+)
+
+# Each attempt to read an item from another chat (code + last 4 phone digits), for the guessing limits.
+lookups = Table(
+    "feedback_lookups",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("channel_user_id", String(64), nullable=False),
+    Column("code", String(16), nullable=False),  # as normalised; also codes that do not exist
+    Column("ok", Boolean, nullable=False),
+    Index("ix_feedback_lookups_code", "code", "at"),
+    Index("ix_feedback_lookups_user", "channel", "channel_user_id", "at"),
+)

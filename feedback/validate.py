@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from knowledge.text import safe_text
+
 KINDS = {"phan_anh": "phản ánh", "kien_nghi": "kiến nghị"}
 MIN_CONTENT_CHARS = 30
 MIN_CONTENT_WORDS = 6
@@ -22,11 +24,10 @@ MAX_EMAIL_CHARS = 254
 MAX_REPLY_CHARS = 4000
 
 # Vietnamese numbers: mobiles 0[35789]x xxx xxxx (10 digits), landlines 02x… (11 digits since 2017).
-_MOBILE = re.compile(r"0[35789]\d{8}")
-_LANDLINE = re.compile(r"02\d{9}")
+_MOBILE = re.compile(r"0[35789][0-9]{8}")
+_LANDLINE = re.compile(r"02[0-9]{9}")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _PROCEDURE_CODE = re.compile(r"[0-9A-Za-z][0-9A-Za-z.\-_]{0,31}")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff]")
 
 
 class InvalidField(ValueError):
@@ -44,9 +45,7 @@ def num(n: int) -> str:
 
 
 def _text(value: object, multiline: bool = False) -> str:
-    s = unicodedata.normalize("NFC", "" if value is None else str(value))
-    s = s.replace("\r\n", "\n").replace("\r", "\n")
-    s = _CONTROL.sub("", s)
+    s = safe_text("" if value is None else str(value))
     if multiline:
         s = "\n".join(" ".join(line.split()) for line in s.split("\n"))
         s = re.sub(r"\n{3,}", "\n\n", s)
@@ -120,9 +119,17 @@ def clean_address(value: object) -> str:
     return s
 
 
+def ascii_digits(text: str) -> str:
+    """Full-width and other compatibility forms folded (NFKC), then every decimal digit of any script
+    (Arabic-Indic, Devanagari …) written as its ASCII digit: what is stored and compared is ASCII."""
+    s = unicodedata.normalize("NFKC", text)
+    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in s)
+
+
 def clean_phone(value: object) -> str:
-    """A Vietnamese number as 0xxxxxxxxx; +84 and 84 forms, spaces, dots and dashes are accepted."""
-    s = _text(value)
+    """A Vietnamese number as 0xxxxxxxxx (ASCII digits); +84 and 84 forms, spaces, dots and dashes are
+    accepted, and digits typed in another script or full width."""
+    s = ascii_digits(_text(value))
     if not s:
         raise InvalidField("phone", "Số điện thoại không được để trống.")
     compact = re.sub(r"[\s.\-()]", "", s)

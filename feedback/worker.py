@@ -1,4 +1,4 @@
-"""The background loop the app runs: deliver the outbox, and flag overdue items now and then."""
+"""The background loop the app runs: deliver the outbox; now and then flag overdue items and tidy up."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 from sqlalchemy.orm import sessionmaker
 
@@ -24,15 +24,18 @@ async def run(
     staff_chat: str | None = None,
     channels: Collection[str] | None = None,
     wake: asyncio.Event | None = None,
+    upkeep: Callable[[], object] | None = None,
 ) -> None:
     """Until `stop` is set: deliver due messages (of `channels` when given) every `interval` seconds, or
     at once when `wake` is set, and check deadlines every `overdue_every` seconds, announcing newly overdue
-    items in `staff_chat` (the first pass does both). Errors are logged and the loop goes on."""
+    items in `staff_chat` and running `upkeep` (the first pass does all). Errors are logged and the loop goes on."""
     last_overdue = None
     while True:
         try:
             if last_overdue is None or time.monotonic() - last_overdue >= overdue_every:
                 await asyncio.to_thread(service.check_overdue, factory, None, staff_chat)
+                if upkeep is not None:
+                    await asyncio.to_thread(upkeep)
                 last_overdue = time.monotonic()
             report = await outbox.deliver(factory, sender, channels=channels)
             if report.sent or report.retried or report.failed:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from knowledge.text import safe_text
+
 # Attachment kinds a form may accept; anything else (stickers, voice, video …) is never accepted.
 FILE_KINDS = frozenset({"photo", "document"})
 
@@ -20,6 +22,9 @@ class Attachment:
     size: int = 0
     data: bytes = field(default=b"", repr=False, compare=False)  # the file, fetched by a channel for a form
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", safe_text(self.name))
+
 
 @dataclass(frozen=True, slots=True)
 class Incoming:
@@ -30,6 +35,11 @@ class Incoming:
     payload: str = ""
     message_id: str = ""  # unique per channel (e.g. the update id); the same id is handled once
     attachments: tuple[Attachment, ...] = ()
+
+    def __post_init__(self) -> None:
+        """The one boundary every channel passes: what a user typed is cleaned here, once."""
+        object.__setattr__(self, "text", safe_text(self.text))
+        object.__setattr__(self, "payload", safe_text(self.payload))
 
 
 @dataclass(frozen=True, slots=True)

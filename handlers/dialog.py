@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from feedback import codes, scope, texts
+from handlers import pakn
 from handlers.core import FILE_KINDS, Button, Incoming, Reply
 from handlers.pakn import FORMS, Desk, Feedback
 from handlers.store import Journal
@@ -249,6 +250,14 @@ class Dialog:
 
     def respond(self, state: State, msg: Incoming, journal: Journal | None = None) -> list[Reply]:
         journal = journal or Journal(None, msg.channel, msg.user_id, msg.chat_id)
+        before = pakn.held(state.form)
+        replies = self._respond(state, msg, journal)
+        released = before - pakn.held(state.form)
+        if released and self.feedback is not None:
+            self.feedback.release(journal, released)  # a form cancelled, cleared or left takes its files along
+        return replies
+
+    def _respond(self, state: State, msg: Incoming, journal: Journal) -> list[Reply]:
         previous = state.turn
         state.turn = previous + 1
         if msg.payload:
@@ -397,8 +406,11 @@ class Dialog:
         name = head.split("@", 1)[0].lower()
         n = state.turn
         had_form = state.form
-        if had_form is not None and name != "help" and (had_form.get("soft", True) or name in {"huy", "start", "menu"}):
-            state.form = None
+        if had_form is not None and name != "help":
+            if had_form.get("soft", True):
+                state.form = had_form.get("back")  # a soft form is left (a draft put aside returns)
+            elif name in {"huy", "start", "menu"}:
+                state.form = None
         state.outcome = f"command:{name if name in COMMANDS else '?'}"
         if name == "start":
             return [Reply(WELCOME, _menu(n))]
@@ -437,7 +449,7 @@ class Dialog:
         state.outcome = f"button:{kind}"
         form = state.form
         if form is not None and form.get("soft", True):
-            state.form = None  # pressing another button leaves a soft form
+            state.form = form.get("back")  # pressing another button leaves a soft form (a draft put aside returns)
         handler = {
             "m": self._menu_button,
             "p": self._proc_button,
@@ -526,7 +538,7 @@ class Dialog:
     def _feedback_button(self, state, drawn, args, journal, form) -> list[Reply]:
         if self.feedback is None or not args:
             return [Reply(INVALID, _menu(state.turn))]
-        return self.feedback.button(state, args, journal, form)
+        return self.feedback.button(state, drawn, args, journal, form)
 
     def _cancel_button(self, state, drawn, args, journal, form) -> list[Reply]:
         if args:

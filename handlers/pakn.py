@@ -17,22 +17,28 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import sessionmaker
 
 from feedback import attachments as files
-from feedback import codes, scope, texts
+from feedback import codes, scope, texts, uploads
 from feedback import service as fs
+from feedback.tables import uploads as uploads_table
 from feedback.validate import KINDS, InvalidField, clean
+from handlers import store
 from handlers.core import FILE_KINDS, Button, Incoming, Reply
 from handlers.store import Journal
 from knowledge.kb import KnowledgeBase
 from knowledge.text import fold
 
 FORMS = frozenset({"pakn", "track", "info", "offer", "erase"})
-STEPS = ("kind", "content", "procedure", "agency", "files", "consent", "name", "address", "contact", "confirm")
+# Consent comes before anything personal is taken: the files (photos may show people and papers), the name,
+# the address and the contact.
+STEPS = ("kind", "content", "procedure", "agency", "consent", "files", "name", "address", "contact", "confirm")
 EDITABLE = {  # step: the label of its "Sửa" button
     "kind": "Loại",
     "content": "Nội dung",
@@ -132,12 +138,20 @@ OFFER_GONE = "Tin nhắn đó không còn được giữ để gửi bổ sung. 
 PUBLISHED_NONE = "Chưa có phản ánh, kiến nghị nào về thủ tục này được công khai trả lời."
 PUBLISHED_HEAD = "Phản ánh, kiến nghị đã được trả lời về thủ tục {name}:"
 ERASE_ASK = (
-    "Bạn có chắc muốn xóa thông tin cá nhân (họ tên, địa chỉ, số điện thoại, thư điện tử, tệp đính kèm) khỏi các "
-    "phản ánh, kiến nghị đã gửi từ tài khoản này? Nội dung phản ánh được giữ lại ở dạng ẩn danh. Sau khi xóa, cơ "
-    "quan không thể liên hệ hay gửi kết quả cho bạn qua trợ lý nữa; việc này không thể hoàn tác."
+    "Bạn có chắc muốn xóa dữ liệu cá nhân của mình: họ tên, địa chỉ, số điện thoại, thư điện tử và tệp đính kèm "
+    "trong các phản ánh, kiến nghị đã gửi từ tài khoản này, bản nháp đang soạn cùng các tệp đã gửi, và các câu hỏi "
+    "gần đây trong cuộc trò chuyện? Nội dung phản ánh đã gửi được giữ lại ở dạng ẩn danh. Sau khi xóa, cơ quan "
+    "không thể liên hệ hay gửi kết quả cho bạn qua trợ lý nữa; việc này không thể hoàn tác."
 )
-ERASE_NOTHING = "Hệ thống không lưu thông tin cá nhân nào của bạn trong phần phản ánh, kiến nghị."
-ERASED = "Đã xóa thông tin cá nhân của bạn khỏi {n} phản ánh, kiến nghị; sự đồng ý xử lý dữ liệu đã được rút lại."
+ERASE_NOTHING = "Hệ thống không lưu thông tin cá nhân nào của bạn."
+ERASE_NOTHING_LEFT = (
+    "Không còn dữ liệu cá nhân nào của bạn để xóa. Hệ thống chỉ giữ bản ghi phản ánh, kiến nghị đã ẩn danh và "
+    "việc bạn đã đồng ý rồi rút lại đồng ý (thời điểm, phiên bản văn bản); gõ /dulieucuatoi để xem."
+)
+ERASED = "Đã xóa dữ liệu cá nhân của bạn: {what}."
+ERASED_ITEMS = "thông tin người gửi trong {n} phản ánh, kiến nghị (sự đồng ý xử lý dữ liệu đã được rút lại)"
+ERASED_DRAFT = "bản nháp và các tệp chưa gửi"
+ERASED_QUESTIONS = "các câu hỏi gần đây trong cuộc trò chuyện"
 ERASE_KEPT = "Đã hủy yêu cầu xóa; dữ liệu của bạn được giữ nguyên."
 DRAFT_NOTE = "\nBạn đang soạn dở một phản ánh, kiến nghị (bản nháp); gõ /huy để xóa bản nháp."
 _EMAIL_TOKEN = re.compile(r"\S+@\S+")
@@ -151,6 +165,28 @@ class Desk:
     factory: sessionmaker
     data_dir: Path
     staff_chat: str | None = None
+
+
+def held(form: dict | None) -> set[int]:
+    """The uploads a form holds: the intake draft's files, a reply's files, a draft put aside by /xoadulieu."""
+    if not form:
+        return set()
+    draft = form.get("draft") if isinstance(form.get("draft"), dict) else {}
+    found = fs.upload_ids(draft.get("attachments") or []) + fs.upload_ids(form.get("attached") or [])
+    return set(found) | held(form.get("back") if isinstance(form.get("back"), dict) else None)
+
+
+def sweep_uploads(desk: Desk, engine: Engine, context_ttl: timedelta) -> int:
+    """Abandoned drafts: the uploads no conversation still in context holds go, with their files (and any
+    file on disk no record knows). Run now and then (`App.upkeep`)."""
+    live: set[int] = set()
+    with engine.connect() as conn:
+        owners = conn.execute(select(uploads_table.c.channel, uploads_table.c.channel_user_id).distinct()).all()
+        for channel, user_id in owners:
+            row = store.load(conn, channel, user_id, lock=False)
+            if row is not None and store.aware(row.updated_at) >= store.now() - context_ttl:
+                live |= held(row.state.get("form") if isinstance(row.state, dict) else None)
+    return uploads.sweep(desk.factory, desk.data_dir, live)
 
 
 def _short(text: str, n: int = 60) -> str:
@@ -189,6 +225,7 @@ class Feedback:
             return [Reply(RESUME + prompt.text, prompt.buttons)]
         state.outcome = "pakn:start"
         state.form = {"kind": "pakn", "field": "kind", "soft": False, "files": False, "draft": {}, "consent": None}
+        state.form |= {"asked": "kind", "since": state.turn}
         return [Reply(INTRO, self._kind_buttons(state.turn))]
 
     def _kind_buttons(self, n: int) -> tuple[Button, ...]:
@@ -204,6 +241,8 @@ class Feedback:
         step = form["field"]
         draft = form.setdefault("draft", {})
         form["files"] = step == "files"
+        if form.get("asked") != step:  # the step's buttons count from this turn on
+            form["asked"], form["since"] = step, n
         skip_or_back = (
             Button("↩ Quay lại bản tóm tắt", f"f:{n}:edit:back", group="nav") if form.get("editing") else _cancel(n)
         )
@@ -322,7 +361,7 @@ class Feedback:
         if kind == "info":
             return self._send_info(state, form.get("code") or "", text, journal, form.get("attached") or [])
         if kind == "erase":
-            state.form = None
+            state.form = form.get("back")  # a draft put aside while asking comes back
             return [Reply(ERASE_KEPT)]
         step = form.get("field")
         draft = form.setdefault("draft", {})
@@ -391,7 +430,7 @@ class Feedback:
         form = state.form or {}
         state.outcome = f"file:{form.get('kind')}"
         if form.get("kind") == "info":
-            stored, error = self._store(msg, len(form.get("attached") or []), files.MAX_PER_ITEM)
+            stored, error = self._store(msg, journal, list(form.get("attached") or []), files.MAX_PER_ITEM)
             form["attached"] = [*(form.get("attached") or []), *stored]
             if error:
                 return [Reply(error, (_cancel(state.turn),))]
@@ -400,7 +439,7 @@ class Feedback:
             return [self._prompt(state, form, FILES_ONLY_HERE)] if form.get("kind") == "pakn" else []
         draft = form.setdefault("draft", {})
         have = list(draft.get("attachments") or [])
-        stored, error = self._store(msg, len(have), files.MAX_PER_ITEM)
+        stored, error = self._store(msg, journal, have, files.MAX_PER_ITEM)
         draft["attachments"] = have + stored
         buttons = self._prompt(state, form).buttons
         if error:
@@ -409,37 +448,42 @@ class Feedback:
             return [Reply(FILES_FULL.format(max=files.MAX_PER_ITEM), buttons)]
         return [Reply(FILE_RECEIVED.format(n=len(draft["attachments"]), max=files.MAX_PER_ITEM), buttons)]
 
-    def _store(self, msg: Incoming, have: int, most: int) -> tuple[list[dict], str]:
-        """Check and store the message's files; (stored files as dicts, the reason one was refused)."""
+    def _store(self, msg: Incoming, journal: Journal, held: list[dict], most: int) -> tuple[list[dict], str]:
+        """Check and store the message's files as the citizen's uploads; (the uploads as kept in the form,
+        the reason one was refused)."""
         stored: list[dict] = []
         for a in msg.attachments:
             if a.kind not in FILE_KINDS:
                 continue
-            if have + len(stored) >= most:
+            if len(held) + len(stored) >= most:
                 return stored, FILES_FULL.format(max=most)
             try:
                 files.check(a.name or None, a.size or None)
                 if not a.data:
                     return stored, FILE_MISSING
-                f = files.save(self.desk.data_dir, a.data, a.name or None)
+                up = uploads.store(
+                    self.db(journal),
+                    self.desk.data_dir,
+                    self.citizen(journal),
+                    a.data,
+                    a.name or None,
+                    held=fs.upload_ids(held + stored),
+                )
             except InvalidField as e:
                 return stored, e.reason
-            stored.append(
-                {
-                    "path": f.path,
-                    "content_type": f.content_type,
-                    "size": f.size,
-                    "sha256": f.sha256,
-                    "filename": f.filename,
-                }
-            )
+            stored.append(up.to_dict())
         return stored, ""
 
-    def button(self, state, args: list[str], journal: Journal, form: dict | None) -> list[Reply]:
-        """`f:turn:what[:arg…]` buttons."""
+    def release(self, journal: Journal, upload_ids: set[int]) -> None:
+        """Delete uploads a form let go of (cancelled, cleared, left), with their files."""
+        uploads.drop(self.db(journal), self.desk.data_dir, self.citizen(journal), upload_ids)
+
+    def button(self, state, drawn: int, args: list[str], journal: Journal, form: dict | None) -> list[Reply]:
+        """`f:turn:what[:arg…]` buttons. A button of the intake form counts only at the step that drew it (and
+        only if drawn since the form reached that step): a forged or old one cannot skip a step."""
         what, arg = args[0], (args[1] if len(args) > 1 else "")
         if what == "track":
-            return self.show(state, arg, journal, owned=True)
+            return self.show(state, arg, journal)
         if what == "rate":
             return self._rate(state, arg, args[2] if len(args) > 2 else "", journal)
         if what == "info":
@@ -455,7 +499,10 @@ class Feedback:
             state.outcome = "stale"
             return [Reply(STALE + "Bạn gõ /phananh để gửi phản ánh, kiến nghị.")]
         step = form.get("field")
-        if what == "edit" and step in ("edit", "confirm") or what == "edit" and arg == "back":
+        if drawn < int(form.get("since") or 0):
+            state.outcome = "stale"
+            return [self._prompt(state, form, STALE)]
+        if what == "edit" and (step == "edit" or arg == "back" and form.get("editing")):
             if arg == "back":
                 form["editing"] = False
                 return self._next(state, form, "confirm")
@@ -564,20 +611,18 @@ class Feedback:
             return [Reply(NO_CODE)]
         return self.show(state, code, journal, digits=digits[-1] if digits else None)
 
-    def show(self, state, code: str, journal: Journal, digits: str | None = None, owned: bool = False) -> list[Reply]:
+    def show(self, state, code: str, journal: Journal, digits: str | None = None) -> list[Reply]:
         citizen = self.citizen(journal)
         factory = self.db(journal)
         try:
             status = fs.lookup(factory, code, citizen, phone_last4=None)
-            owned = True
         except fs.PhoneDigitsRequired as e:
             if digits is None:
                 state.outcome = "track:digits"
                 state.form = {"kind": "track", "field": "digits", "code": codes.normalize(code), "soft": True}
                 return [Reply(str(e) + " " + DIGITS_ONLY)]
             try:
-                status = fs.lookup(factory, code, citizen, phone_last4=digits)
-                owned = False
+                status = fs.lookup(factory, code, citizen, phone_last4=digits, staff_chat=self.desk.staff_chat)
             except fs.CitizenError as e2:
                 state.outcome = "track:not_found"
                 state.form = {"kind": "track", "field": "code", "soft": True, "files": False}
@@ -588,15 +633,15 @@ class Feedback:
             return [Reply(str(e))]
         state.outcome = "track:status"
         state.form = None
-        return [self._status_card(state, status, owned)]
+        return [self._status_card(state, status)]
 
-    def _status_card(self, state, status: fs.Status, owned: bool) -> Reply:
+    def _status_card(self, state, status: fs.Status) -> Reply:
         n = state.turn
         text = status.text()
         buttons: list[Button] = []
-        if owned and status.state == "needs_info":
+        if not status.public and status.state == "needs_info":
             buttons.append(Button("Gửi thông tin bổ sung", f"f:{n}:info:{status.code}", group="info"))
-        if owned and status.can_rate:
+        if status.can_rate:
             text += "\n\n" + RATE_ASK
             buttons += [Button(str(k), f"f:{n}:rate:{status.code}:{k}", group="rate") for k in range(1, 6)]
         return Reply(text, tuple(buttons))
@@ -652,7 +697,7 @@ class Feedback:
                 code,
                 self.citizen(journal),
                 text,
-                attached=[files.StoredFile(**f) for f in attached],
+                attached=fs.upload_ids(attached),
                 data_dir=self.desk.data_dir,
             )
         except InvalidField as e:
@@ -679,8 +724,7 @@ class Feedback:
         for i, r in enumerate(rows, 1):
             lines += [
                 "",
-                f"{i}. {texts.kind_label(r['kind']).capitalize()} {r['code']} "
-                f"(công khai ngày {texts.day(r['published_on'])})",
+                f"{i}. {texts.kind_label(r['kind']).capitalize()} (công khai ngày {texts.day(r['published_on'])})",
                 f"Nội dung: {_short(r['content'] or '', 600)}",
                 f"Trả lời: {_short(r['answer'] or '', 1200)}",
             ]
@@ -688,19 +732,24 @@ class Feedback:
 
     # ---- data rights ---------------------------------------------------------------------------
 
+    def _my_data(self, state, journal: Journal) -> fs.MyData:
+        data = fs.my_data(self.db(journal), self.citizen(journal))
+        data.questions = len(state.turns)
+        return data
+
     def my_data(self, state, journal: Journal) -> list[Reply]:
         state.outcome = "data:show"
-        text = fs.my_data(self.db(journal), self.citizen(journal)).text()
+        text = self._my_data(state, journal).text()
         if state.form and state.form.get("kind") == "pakn":
             text += DRAFT_NOTE
         return [Reply(text)]
 
     def erase(self, state, journal: Journal) -> list[Reply]:
         state.outcome = "data:erase_ask"
-        data = fs.my_data(self.db(journal), self.citizen(journal))
+        data = self._my_data(state, journal)
         draft = state.form if state.form and state.form.get("kind") == "pakn" else None
-        if not data.items and not data.consents and draft is None:
-            return [Reply(ERASE_NOTHING)]
+        if not data.erasable and draft is None:
+            return [Reply(ERASE_NOTHING if data.empty else ERASE_NOTHING_LEFT)]
         n = state.turn
         state.form = {"kind": "erase", "soft": True, "files": False, "back": draft}
         return [
@@ -720,7 +769,13 @@ class Feedback:
         if arg == "no":
             state.form = form.get("back")
             return [Reply(ERASE_KEPT)]
+        data = self._my_data(state, journal)
         n = fs.erase_my_data(self.db(journal), self.citizen(journal), confirmed=True, data_dir=self.desk.data_dir)
-        state.form = None  # a draft in progress goes too
+        what = [ERASED_ITEMS.format(n=n)] if n else []
+        if data.uploads or form.get("back"):
+            what.append(ERASED_DRAFT)
+        if data.questions:
+            what.append(ERASED_QUESTIONS)
+        state.forget_context()  # the draft, the recent questions, the cards and lists offered
         state.outcome = "data:erased"
-        return [Reply(ERASED.format(n=n))]
+        return [Reply(ERASED.format(what="; ".join(what) or ERASED_DRAFT))]

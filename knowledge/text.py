@@ -37,6 +37,21 @@ _TONE_STYLE = dict(
 _TONE_RE = re.compile("(?:" + "|".join(_TONE_STYLE) + r")\b")
 
 
+# What a message must not carry into storage, a search or a terminal: C0 and C1 controls (tab and line
+# feed excepted), DEL, zero-width and bidirectional marks, overrides and isolates, line and paragraph
+# separators, the BOM, interlinear annotation marks and lone surrogates.
+_UNSAFE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2028\u2029"
+    "\u2060-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff]"
+)
+
+
+def safe_text(text: str) -> str:
+    """Text as it may be stored and shown: NFC, line ends as \\n, no control or direction characters."""
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return _UNSAFE.sub("", text)
+
+
 def normalize(text: str) -> str:
     """NFC, camelCase split, lower case, one space between words."""
     text = _CAMEL.sub(" ", unicodedata.normalize("NFC", text))

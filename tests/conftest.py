@@ -1,5 +1,7 @@
+import contextlib
 import os
 import uuid
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -8,6 +10,7 @@ from bot import db
 from bot.app import build
 from bot.settings import load_settings
 
+STAFF_CHAT = "-100777"  # the staff group of `any_app`
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
@@ -16,9 +19,9 @@ def sqlite_url(tmp_path):
     return f"sqlite:///{tmp_path / 'app.db'}"
 
 
-@pytest.fixture
-def pg_url():
-    """A fresh PostgreSQL database for one test, dropped afterwards.
+@contextmanager
+def postgres_database():
+    """A fresh PostgreSQL database (its URL), dropped afterwards.
 
     Without the server the test fails when REQUIRE_POSTGRES=1 (CI), and is skipped with a reason otherwise.
     """
@@ -32,11 +35,32 @@ def pg_url():
         if os.environ.get("REQUIRE_POSTGRES"):
             pytest.fail(f"PostgreSQL is required but unreachable: {e}")
         pytest.skip(f"PostgreSQL unreachable at {PG_ADMIN_URL}")
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    yield url
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh PostgreSQL database for one test."""
+    with postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def any_app(request, tmp_path_factory):
+    """The app with the bundled knowledge base on SQLite and on PostgreSQL, once per test module; staff
+    announcements go to STAFF_CHAT."""
+    base = tmp_path_factory.mktemp("app")
+    with contextlib.ExitStack() as stack:
+        sqlite = f"sqlite:///{base / 'app.db'}"
+        url = sqlite if request.param == "sqlite" else stack.enter_context(postgres_database())
+        built = build(load_settings(database_url=url, data_dir=base / "data", staff_telegram_chat_id=STAFF_CHAT))
+        yield built
+        built.engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

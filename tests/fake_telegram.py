@@ -284,3 +284,23 @@ def button(message: dict[str, Any], label: str) -> dict[str, Any]:
     found = [b for b in buttons(message) if b["text"] == label or b["text"].startswith(label)]
     assert found, f"no button {label!r} in {[b['text'] for b in buttons(message)]}"
     return found[0]
+
+
+async def start_channel(app, api: FakeBotAPI, **settings):
+    """The app's Telegram channel, polling the fake server, with `settings` on top of the app's."""
+    import dataclasses
+
+    from bot.settings import load_settings
+    from bot.telegram import TelegramChannel
+
+    s = load_settings(
+        database_url=app.settings.db_url,
+        data_dir=app.settings.data_dir,
+        telegram_bot_token=api.token,
+        telegram_api_base_url=api.base_url,
+        **settings,
+    )
+    channel = TelegramChannel(dataclasses.replace(app, settings=s))
+    api.watch(channel.application)
+    await channel.start()
+    return channel

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from bot import db
 from feedback import service as fs
+from feedback import uploads
 from feedback.tables import audit, items, outbox
 
 # Monday 2026-11-02, 09:00 in Vietnam
@@ -46,6 +47,11 @@ def draft(**over) -> fs.Draft:
 def file_item(factory, citizen=ALICE, now=MONDAY, staff_chat=None, data_dir=None, **over) -> fs.Receipt:
     consent = fs.record_consent(factory, citizen, now=now)
     return fs.submit(factory, draft(**over), citizen, consent, data_dir=data_dir, now=now, staff_chat=staff_chat)
+
+
+def upload(factory, data_dir, data: bytes, name: str | None = None, citizen=ALICE) -> int:
+    """A file sent by a citizen to their draft: the upload id a draft keeps."""
+    return uploads.store(factory, data_dir, citizen, data, name).id
 
 
 def row(factory, code: str):

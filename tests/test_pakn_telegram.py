@@ -6,13 +6,13 @@ import dataclasses
 import itertools
 
 import pytest
-from fake_telegram import TOKEN, Chat, FakeBotAPI, buttons
+from fake_telegram import Chat, FakeBotAPI, buttons, start_channel
 from feedback_util import CONTENT, outbox_rows
 
 from bot.app import build
 from bot.notify import Senders, deliver_now
 from bot.settings import load_settings
-from bot.telegram import TelegramChannel, file_base_url
+from bot.telegram import file_base_url
 from feedback import service as fs
 from handlers import pakn
 
@@ -35,20 +35,6 @@ async def api():
     await fake.stop()
 
 
-async def start_channel(fapp, api, **settings) -> TelegramChannel:
-    s = load_settings(
-        database_url=fapp.settings.db_url,
-        data_dir=fapp.settings.data_dir,
-        telegram_bot_token=TOKEN,
-        telegram_api_base_url=api.base_url,
-        **settings,
-    )
-    channel = TelegramChannel(dataclasses.replace(fapp, settings=s))
-    api.watch(channel.application)
-    await channel.start()
-    return channel
-
-
 def test_file_base_url():
     assert file_base_url("https://api.telegram.org/bot") == "https://api.telegram.org/file/bot"
 
@@ -66,6 +52,7 @@ async def intake(citizen: Chat, api: FakeBotAPI) -> None:
     await citizen.say(CONTENT)
     await citizen.press("Bỏ qua")  # no procedure
     await citizen.say("UBND phường Hà Đông")
+    await citizen.press("Đồng ý")  # before anything personal, files included
     big = await file_in(citizen, api, "big1", "anh.jpg", None, 50 * 1024 * 1024)
     assert "quá lớn" in big["text"]
     exe = await file_in(citizen, api, "exe1", "setup.exe", b"MZ", 2)
@@ -74,7 +61,6 @@ async def intake(citizen: Chat, api: FakeBotAPI) -> None:
     ok = await file_in(citizen, api, "png1", "giay-hen.png", PNG, len(PNG))
     assert ok["text"] == pakn.FILE_RECEIVED.format(n=1, max=5) and api.downloads == ["png1"]
     await citizen.press("Xong")
-    await citizen.press("Đồng ý")
     await citizen.say("Nguyễn Văn Bình")
     await citizen.say("số 12 ngõ 45 phố Lê Lợi, Hà Đông, Hà Nội")
     summary = await citizen.say("0912 345 678")
