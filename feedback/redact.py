@@ -1,9 +1,13 @@
 """Removing personal data before publication: names, phone numbers, e-mails, ID-card numbers, addresses.
 
 Four sources of spans, merged: the sender's own fields (matched with or without diacritics), regular
-expressions (e-mail, Vietnamese phone numbers, 9- and 12-digit ID numbers, house-number addresses),
-person names after a form of address ("ông", "chị", "cán bộ" …) or opening with a common surname, and the
-PER entities of `underthesea.ner`. Staff see the result and what was removed before publishing.
+expressions (e-mail, also spelled out as "name [at] gmail [dot] com"; Vietnamese phone numbers; 9- and
+12-digit ID numbers, also in groups; house-number and alley addresses), person names after a form of
+address ("ông", "chị", "cán bộ" …) or opening with a common surname, and the PER entities of
+`underthesea.ner`. Every detector reads a same-length matching copy of the text (full-width and other
+compatibility characters and digits of any script made ASCII), so disguised data is found and its span
+still indexes the original. Staff see the result and what was removed before publishing; `leaks` is the
+check run on the text they finally publish.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import logging
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from knowledge.text import fold_chars
 
@@ -30,17 +35,53 @@ CAP = rf"[{_UP}][^\W\d_]*"
 _NAME = rf"{CAP}(?:[ \t]+{CAP}){{0,3}}"
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-PHONE = re.compile(r"(?<![\d.,])(?:\+\s?84|84|\(?0)(?:[\s.\-)]{0,2}\d){8,10}(?![\d.,]\d)")
-ID_NUMBER = re.compile(r"(?<![\d.,/])(?:\d{12}|\d{9}|\d{3} \d{3} \d{3}(?: \d{3})?)(?![\d/]|[.,]\d)")
+# E-mails written to dodge filters: "name [at] gmail.com", "name at gmail dot com", "name a còng gmail chấm com".
+# Ordinary prose ("gặp nhau at home") must stay, so the domain is a known provider or ends in a known TLD.
+_AT = r"(?:\s*(?:@|[\[({]\s*(?:at|@)\s*[\])}])\s*|\s+(?:at|a\s*còng|a\s*cong|a\s*móc|a\s*moc)\s+)"
+_DOT = r"(?:\.|\s+\.\s+|\s*[\[({]\s*(?:dot|\.)\s*[\])}]\s*|\s+(?:dot|chấm|cham)\s+)"
+_PROVIDER = r"(?:gmail|googlemail|yahoo|ymail|outlook|hotmail|icloud|protonmail|proton|zoho)"
+_TLD = r"(?:com|net|org|edu|gov|vn|info|biz|io|me|co|uk|us|xyz)"
+DISGUISED_EMAIL = re.compile(
+    rf"(?i)(?<![\w.%+-])[a-z0-9][a-z0-9._%+-]*{_AT}"
+    rf"(?:{_PROVIDER}|[a-z0-9-]+(?:{_DOT}[a-z0-9-]+)*?{_DOT}{_TLD})(?:{_DOT}{_TLD})*(?!\w)"
+)
+# A mobile (0 + 9 digits) or landline (02 + 9 digits) number, after 0, 84 or +84; up to three of
+# space . - ( ) between digits. Not inside a longer number, nor after "1." (an amount: 1.084.567.890.123).
+_DIGIT = r"[\s.\-()]{0,3}\d"
+PHONE = re.compile(
+    rf"(?<!\d)(?<!\d\.)(?:\(?\+\s?84\)?|\(?84\)?|\(?0)[\s.\-()]{{0,3}}(?:[35789](?:{_DIGIT}){{8}}|2(?:{_DIGIT}){{9}})"
+    r"(?!\d)"
+)
+# 9 digits (old ID card) or 12 (citizen ID), also in groups of three: 001.099.012.345, 017 123 456, 001-099-012-345.
+ID_NUMBER = re.compile(
+    r"(?<![\d.,/])(?:\d{12}|\d{9}|\d{3}(?P<sep>[.\- ])\d{3}(?P=sep)\d{3}(?:(?P=sep)\d{3})?)(?![\d/]|[.,\-]\d)"
+)
+# A 9-digit amount (hundreds of millions of đồng) is written just like a grouped old ID number: 100.000.000.
+# In citizens' feedback an amount nearly always carries its currency ("đồng", "đ", "VNĐ") or follows "phí",
+# "tiền", "nộp" …, while ID numbers come bare after "CMND"/"CCCD". So such a number is an ID number unless a
+# money word is right next to it: a bare amount is then redacted too, which costs readability, not privacy.
+_CURRENCY_AFTER = re.compile(r"\s*(?i:đồng(?!\s+thời)|đ|vnđ|vnd|dong|₫)(?!\w)")
+_MONEY_BEFORE = re.compile(
+    r"(?<!\w)(?i:phí|tiền|mức|giá|nộp|đóng|trả|phạt)"  # not "chi", "lương": also names (Kim Chi, ông Lương)
+    r"(?:\s+(?i:là|khoảng|gần|hơn|tới|đến|lên|thêm|mất|hết))*[\s:]*$"
+)
 
-_HOUSE = r"(?i:số\s+nhà|nhà\s+số|số|nhà|SN)\s*\d+[A-Za-z]?(?:[/\-]\d+[A-Za-z]?)*"
+_NUMBER = r"\d+[A-Za-z]?(?:[/\-]\d+[A-Za-z]?)*"
+_HOUSE = rf"(?<!\w)(?i:s[ốo]\s+nh[àa]|nh[àa]\s+s[ốo]|s[ốo]|nh[àa]|SN)\s*{_NUMBER}"
 _UNIT = r"(?i:ngõ|ngách|hẻm|kiệt|tổ\s+dân\s+phố|tổ|khu\s+phố|khóm|thôn|xóm|ấp)\s+(?:(?i:số)\s+)?\d+[A-Za-z]?(?:/\d+)*"
 _STREET = rf"(?i:đường|phố)\s+(?:(?i:số)\s+\d+|{CAP}(?:\s+{CAP}){{0,4}})"
+_PLACE = rf"{CAP}(?:[ \t]+{CAP}){{0,4}}"
 ADDRESS = re.compile(
     rf"{_HOUSE}(?:[\s,]+(?:{_UNIT}|{_STREET}))+"
     rf"|{_HOUSE}\s+{CAP}(?:\s+{CAP}){{0,4}}"
     rf"|(?<![\d/.,])\d+[A-Za-z]?/\d+[A-Za-z]?(?:/\d+)*\s+(?:(?i:đường|phố)\s+)?{CAP}(?:\s+{CAP}){{0,4}}"
     rf"|(?<![\d/.,])\d{{1,4}}[A-Za-z]?\s+(?i:đường|phố)\s+{CAP}(?:\s+{CAP}){{0,4}}"
+)
+# A short address: a house number, an alley and maybe a street ("12 ngõ 5 Huế", "số 7 hẻm 3 Trần Phú",
+# "12/3 ngõ 5", "nhà 5 ngách 2"), with or without diacritics. The publish guard refuses it.
+_ALLEY = r"(?i:ng[õo]|ng[áa]ch|h[ẻe]m|ki[ệe]t)\s+(?:(?i:s[ốo])\s+)?\d+[A-Za-z]?(?:/\d+)*"
+SHORT_ADDRESS = re.compile(
+    rf"(?:{_HOUSE}|(?<![\w/.,]){_NUMBER})[\s,]+{_ALLEY}(?:[\s,]+(?:{_ALLEY}|{_UNIT}|{_STREET}))*(?:[ \t]+{_PLACE})?"
 )
 
 _ADDRESS_FORMS = (
@@ -116,18 +157,15 @@ def _known_spans(text: str, name: str | None, address: str | None) -> list[tuple
     return spans
 
 
-def _phone_ok(s: str) -> bool:
-    digits = re.sub(r"\D", "", s)
-    if digits.startswith("84"):
-        digits = "0" + digits[2:]
-    return (len(digits) == 10 and digits[1] in "35789") or (len(digits) == 11 and digits.startswith("02"))
+def _is_money(text: str, start: int, end: int) -> bool:
+    return bool(_CURRENCY_AFTER.match(text, end) or _MONEY_BEFORE.search(text, max(0, start - 40), start))
 
 
 def _regex_spans(text: str) -> list[tuple[int, int, str]]:
-    spans = [(m.start(), m.end(), "email") for m in EMAIL.finditer(text)]
-    spans += [(m.start(), m.end(), "phone") for m in PHONE.finditer(text) if _phone_ok(m.group())]
-    spans += [(m.start(), m.end(), "id_number") for m in ID_NUMBER.finditer(text)]
-    spans += [(m.start(), m.end(), "address") for m in ADDRESS.finditer(text)]
+    spans = [(m.start(), m.end(), "email") for r in (EMAIL, DISGUISED_EMAIL) for m in r.finditer(text)]
+    spans += [(m.start(), m.end(), "phone") for m in PHONE.finditer(text)]
+    spans += [(m.start(), m.end(), "id_number") for m in ID_NUMBER.finditer(text) if not _is_money(text, *m.span())]
+    spans += [(m.start(), m.end(), "address") for r in (ADDRESS, SHORT_ADDRESS) for m in r.finditer(text)]
     return spans
 
 
@@ -186,6 +224,20 @@ def _ner_spans(text: str) -> list[tuple[int, int, str]]:
     return spans
 
 
+@lru_cache(maxsize=4096)
+def _ascii_char(c: str) -> str:
+    if c.isdecimal():  # any script's digit: ０, ٣, ३ …
+        return str(unicodedata.decimal(c))
+    compat = unicodedata.normalize("NFKC", c)  # full-width letters, ＠, ．, no-break space …
+    return compat if len(compat) == 1 else c
+
+
+def _matching_copy(text: str) -> str:
+    """`text` with each character replaced by its ASCII or compatibility form when that is one character, so
+    the copy has the same length and a match in it is the same span of `text`."""
+    return "".join(_ascii_char(c) for c in unicodedata.normalize("NFC", text))
+
+
 def redact(
     text: str,
     name: str | None = None,
@@ -196,16 +248,20 @@ def redact(
     if not text:
         return Redaction(text or "")
     text = unicodedata.normalize("NFC", text)
-    spans = _known_spans(text, name, address) + _regex_spans(text) + _name_spans(text)
+    m = _matching_copy(text)  # what every detector reads; spans index both
+    name, address = name and _matching_copy(name), address and _matching_copy(address)
+    spans = _known_spans(m, name, address) + _regex_spans(m) + _name_spans(m)
     if use_ner:
-        spans += _ner_spans(text)
-    # Longest first; a span overlapping one already kept is dropped.
-    spans.sort(key=lambda s: (-(s[1] - s[0]), s[0]))
+        spans += _ner_spans(m)
+    # Overlapping spans are joined, so no part of anything detected is left; the longer one names the union.
+    spans.sort()
     kept: list[tuple[int, int, str]] = []
     for a, b, kind in spans:
-        if all(b <= ka or a >= kb for ka, kb, _ in kept):
+        if kept and a < kept[-1][1]:
+            ka, kb, kkind = kept[-1]
+            kept[-1] = (ka, max(kb, b), kkind if kb - ka >= b - a else kind)
+        else:
             kept.append((a, b, kind))
-    kept.sort()
     out, pos, found = [], 0, []
     for a, b, kind in kept:
         out.append(text[pos:a])
@@ -214,3 +270,16 @@ def redact(
         pos = b
     out.append(text[pos:])
     return Redaction("".join(out), found)
+
+
+def leaks(text: str, name: str | None = None, address: str | None = None) -> set[str]:
+    """What must not be published in `text`: any phone number, e-mail (plain or spelled out), ID number (plain
+    or grouped) or short address ("12 ngõ 5 Huế"), and the sender's own name or address, seen through the same
+    disguises as `redact`, whose detectors these are: a text `redact` produced has none of them."""
+    m = _matching_copy(text or "")
+    name, address = name and _matching_copy(name), address and _matching_copy(address)
+    kinds = {kind for _, _, kind in _regex_spans(m) if kind != "address"}
+    kinds |= {kind for _, _, kind in _known_spans(m, name, address)}
+    if SHORT_ADDRESS.search(m):
+        kinds.add("address")
+    return kinds

@@ -87,3 +87,93 @@ def test_patterns(text, kind):
 
 def test_empty_text():
     assert redact("").text == ""
+
+
+# Sender data written to slip past filters: full-width digits, grouped ID numbers, spelled-out e-mails,
+# short addresses. (text, the part that must go, its label)
+DISGUISED = [
+    ("gọi ０９１２ ３４５ ６７８ nhé", "０９１２ ３４５ ６７８", "[số điện thoại]"),
+    ("gọi 0912.345.678 nhé", "0912.345.678", "[số điện thoại]"),
+    ("gọi (+84) 912-345-678 nhé", "912-345-678", "[số điện thoại]"),
+    ("gọi 0912 - 345 - 678 nhé", "345", "[số điện thoại]"),
+    ("gọi 0912345678,0987654321 nhé", "0987654321", "[số điện thoại]"),
+    ("CCCD 001.099.012.345 cấp năm 2021", "001.099.012.345", "[số giấy tờ]"),
+    ("CCCD 001 099 012 345 cấp năm 2021", "001 099 012 345", "[số giấy tờ]"),
+    ("CCCD 001-099-012-345 cấp năm 2021", "001-099-012-345", "[số giấy tờ]"),
+    ("CMND 012.345.678 cấp năm 2010", "012.345.678", "[số giấy tờ]"),
+    ("CCCD ００１０９９０１２３４５ cấp năm 2021", "００１", "[số giấy tờ]"),
+    ("thư gửi binh.nv [at] gmail.com nhé", "binh.nv", "[email]"),
+    ("thư gửi binh.nv(at)gmail.com nhé", "binh.nv", "[email]"),
+    ("thư gửi binh.nv at gmail dot com nhé", "binh.nv", "[email]"),
+    ("thư gửi binh.nv @ gmail . com nhé", "binh.nv", "[email]"),
+    ("thư gửi binh.nv[@]gmail[.]com nhé", "binh.nv", "[email]"),
+    ("thư gửi binh.nv a còng gmail chấm com nhé", "binh.nv", "[email]"),
+    ("thư gửi ｂｉｎｈ＠ｙａｈｏｏ．ｃｏｍ nhé", "ｂｉｎｈ", "[email]"),
+    ("thư gửi binh at so-tp dot gov dot vn nhé", "so-tp", "[email]"),
+    ("nhà tôi ở 12 ngõ 5 Huế, gần chợ", "12 ngõ 5 Huế", "[địa chỉ]"),
+    ("nhà tôi ở số 7 hẻm 3 Trần Phú, gần chợ", "Trần Phú", "[địa chỉ]"),
+    ("nhà tôi ở 25 kiệt 4 Lê Lợi, gần chợ", "Lê Lợi", "[địa chỉ]"),
+    ("tôi ở nhà 5 ngách 2, gần chợ", "ngách 2", "[địa chỉ]"),
+    ("tôi ở 12/3 ngõ 5, gần chợ", "12/3", "[địa chỉ]"),
+    ("toi o 12 ngo 5 Hue, gan cho", "ngo 5", "[địa chỉ]"),
+]
+
+
+@pytest.mark.parametrize(("text", "personal", "label"), DISGUISED, ids=[t for t, _, _ in DISGUISED])
+def test_disguised_sender_data_is_redacted(text, personal, label):
+    r = redact(text)
+    assert personal not in r.text and label in r.text, r.text
+    assert r.text.startswith(text.split()[0]) and r.text.split()[-1] == text.split()[-1]  # the rest stays
+
+
+KEPT = [
+    "Lệ phí 100.000.000 đồng",
+    "đã nộp 10.000.000đ",
+    "phí 1.500.000 VNĐ",
+    "chi 2.000.000 vnd",
+    "bồi thường 250.000.000 VNĐ",
+    "khoản 150.000.000đ",
+    "số tiền 100 000 000 đồng",
+    "mức phạt là 120.000.000",
+    "gặp nhau at home",
+    "gặp nhau at home. Com ơn",
+    "ngày 5 tháng 10",
+    "điều 5 khoản 2",
+    "hẹn 3 ngày",
+    "theo Nghị định 20/2008/NĐ-CP",
+    "lúc 9 giờ",
+    "hồ sơ số 123/2026/HS",
+]
+
+
+@pytest.mark.parametrize("text", KEPT)
+def test_money_laws_dates_and_prose_stay(text):
+    assert redact(text).text == text
+
+
+def test_spans_found_in_the_matching_copy_replace_the_original_characters():
+    text = "Gọi ０９１２ ３４５ ６７８ hoặc ｂｉｎｈ＠ｇｍａｉｌ．ｃｏｍ, CMND ０１２．３４５．６７８."
+    r = redact(text, use_ner=False)
+    assert r.text == "Gọi [số điện thoại] hoặc [email], CMND [số giấy tờ]."
+    assert r.found == [
+        ("phone", "０９１２ ３４５ ６７８"),
+        ("email", "ｂｉｎｈ＠ｇｍａｉｌ．ｃｏｍ"),
+        ("id_number", "０１２．３４５．６７８"),
+    ]
+
+
+def test_the_senders_fields_match_through_full_width_letters_and_separators():
+    r = redact(
+        "Tôi là Ｎｇｕｙễｎ-Văn-Bình, ở số 12, ngõ 45, phố Le Loi.",
+        "Nguyễn Văn Bình",
+        "số 12 ngõ 45 phố Lê Lợi, phường Hà Đông, Hà Nội",
+        use_ner=False,
+    )
+    assert r.text == "Tôi là [họ tên], ở [địa chỉ]."
+
+
+def test_overlapping_detections_leave_nothing_behind():
+    # "12 ngõ 5 Huế" (short address) and "ngõ 5 Huế, phường An Hòa" (the sender's address) overlap: both go
+    r = redact("Nhà ở 12 ngõ 5 Huế, phường An Hòa bị ngập", address="ngõ 5 Huế, phường An Hòa, Cần Thơ", use_ner=False)
+    assert r.text == "Nhà ở [địa chỉ] bị ngập"
+    assert r.found == [("address", "12 ngõ 5 Huế, phường An Hòa")]
