@@ -4,11 +4,15 @@ import uuid
 from contextlib import contextmanager
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from fake_telegram import SECRET, FakeBotAPI, start_channel, telegram_app
 from sqlalchemy import create_engine, text
 
 from bot import db
 from bot.app import build
 from bot.settings import load_settings
+from bot.telegram import TelegramChannel
+from bot.web import make_web_app
 
 STAFF_CHAT = "-100777"  # the staff group of `any_app`
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -86,3 +90,45 @@ def empty_app(sqlite_url):
     db.upgrade(a.engine)
     yield a
     a.engine.dispose()
+
+
+# ---- Telegram against the fake Bot API ----------------------------------------------------------------------
+
+
+@pytest.fixture
+async def api():
+    """The fake Bot API server on 127.0.0.1."""
+    fake = await FakeBotAPI().start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def polling(app, api):
+    """The bundled-KB app's Telegram channel, long polling the fake server."""
+    channel = await start_channel(app, api)
+    yield channel
+    await channel.stop()
+
+
+@pytest.fixture
+async def any_channel(any_app, api):
+    """`any_app`'s Telegram channel (SQLite and PostgreSQL), long polling the fake server."""
+    channel = await start_channel(any_app, api)
+    yield channel
+    await channel.stop()
+
+
+@pytest.fixture
+async def webhook(app, api):
+    """The channel in webhook mode, and an HTTP client of the app's server: (channel, client)."""
+    settings = {"telegram_mode": "webhook", "telegram_webhook_secret": SECRET, "public_base_url": "https://bot.example.vn"}
+    tapp = telegram_app(app, api, **settings)
+    channel = TelegramChannel(tapp)
+    api.watch(channel.application)
+    await channel.start()
+    client = TestClient(TestServer(make_web_app(tapp, channel)))
+    await client.start_server()
+    yield channel, client
+    await client.close()
+    await channel.stop()

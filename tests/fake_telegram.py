@@ -286,12 +286,14 @@ def button(message: dict[str, Any], label: str) -> dict[str, Any]:
     return found[0]
 
 
-async def start_channel(app, api: FakeBotAPI, **settings):
-    """The app's Telegram channel, polling the fake server, with `settings` on top of the app's."""
+SECRET = "s3cret_Token-for-tests"  # the webhook secret of the tests
+
+
+def telegram_app(app, api: FakeBotAPI, **settings):
+    """The app with Telegram settings pointing at the fake server, `settings` on top."""
     import dataclasses
 
     from bot.settings import load_settings
-    from bot.telegram import TelegramChannel
 
     s = load_settings(
         database_url=app.settings.db_url,
@@ -300,7 +302,14 @@ async def start_channel(app, api: FakeBotAPI, **settings):
         telegram_api_base_url=api.base_url,
         **settings,
     )
-    channel = TelegramChannel(dataclasses.replace(app, settings=s))
+    return dataclasses.replace(app, settings=s)
+
+
+async def start_channel(app, api: FakeBotAPI, **settings):
+    """The app's Telegram channel (polling unless `settings` say otherwise), started against the fake server."""
+    from bot.telegram import TelegramChannel
+
+    channel = TelegramChannel(telegram_app(app, api, **settings))
     api.watch(channel.application)
     await channel.start()
     return channel

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from conftest import STAFF_CHAT
-from fake_telegram import Chat, FakeBotAPI, buttons, start_channel
+from fake_telegram import Chat, buttons
 from feedback_util import file_item, row
 from sqlalchemy import event, select, update
 
@@ -23,18 +23,10 @@ _users = itertools.count(8_000_001)
 WRONG = str(fs.NotFound())
 
 
-@pytest.fixture
-async def api():
-    fake = await FakeBotAPI().start()
-    yield fake
-    await fake.stop()
 
 
-@pytest.fixture
-async def channel(any_app, api):
-    ch = await start_channel(any_app, api)
-    yield ch
-    await ch.stop()
+
+
 
 
 def person(api) -> Chat:
@@ -46,7 +38,7 @@ def filed_by(app, chat: Chat, **over) -> str:
     return file_item(app.factory, citizen=fs.Citizen("telegram", uid, uid), now=utcnow(), **over).code
 
 
-async def test_guessing_the_digits_locks_the_code_and_alerts_staff(any_app, api, channel):
+async def test_guessing_the_digits_locks_the_code_and_alerts_staff(any_app, api, any_channel):
     owner = person(api)
     code = filed_by(any_app, owner)
     answers = [(await person(api).say(f"/tracuu {code} {n:04d}"))["text"] for n in range(1111, 6666, 1111)]
@@ -57,12 +49,12 @@ async def test_guessing_the_digits_locks_the_code_and_alerts_staff(any_app, api,
     # the sender's own chat is never locked out
     assert "Tình trạng: Đã tiếp nhận" in (await owner.say(f"/tracuu {code}"))["text"]
     # staff hear of it once, through the outbox
-    await deliver_now(any_app.factory, Senders({"telegram": channel.send_plain}))
+    await deliver_now(any_app.factory, Senders({"telegram": any_channel.send_plain}))
     alerts = [p["text"] for p in api.sent(chat_id=int(STAFF_CHAT)) if "Cảnh báo bảo mật" in p["text"]]
     assert len(alerts) == 1 and code in alerts[0]
 
 
-async def test_an_unknown_code_is_answered_like_wrong_digits_and_locks_alike(any_app, api, channel):
+async def test_an_unknown_code_is_answered_like_wrong_digits_and_locks_alike(any_app, api, any_channel):
     made_up = "PA-7K3M9Q2X"
     assert any_app.factory().execute(select(items).where(items.c.code == made_up)).first() is None
     answers = [(await person(api).say(f"/tracuu {made_up} {n:04d}"))["text"] for n in range(1, 7)]
@@ -116,7 +108,7 @@ def test_a_chat_guessing_many_codes_waits_longer_each_time_then_is_locked(any_ap
     assert fs.lookup(any_app.factory, codes[0], chat, "5678", now=start + timedelta(minutes=61)).code == codes[0]
 
 
-async def test_another_chat_sees_the_status_and_redacted_text_only(any_app, api, channel):
+async def test_another_chat_sees_the_status_and_redacted_text_only(any_app, api, any_channel):
     owner = person(api)
     code = filed_by(any_app, owner)
     fs.claim(any_app.factory, code, "lan.tt")
@@ -132,7 +124,7 @@ async def test_another_chat_sees_the_status_and_redacted_text_only(any_app, api,
     assert "Nguyễn Văn Bình" in mine["text"] and [b["text"] for b in buttons(mine)] == ["1", "2", "3", "4", "5"]
 
 
-async def test_a_published_list_shows_no_tracking_code(any_app, api, channel):
+async def test_a_published_list_shows_no_tracking_code(any_app, api, any_channel):
     owner = person(api)
     code = filed_by(any_app, owner, procedure_code="1.000894", field="Hộ tịch")
     fs.claim(any_app.factory, code, "lan.tt")
@@ -144,7 +136,7 @@ async def test_a_published_list_shows_no_tracking_code(any_app, api, channel):
     assert "Phường đã trả kết quả" in listed["text"] and code not in listed["text"] and "PA-" not in listed["text"]
 
 
-async def test_phone_digits_in_other_scripts_are_stored_and_compared_as_ascii(any_app, api, channel):
+async def test_phone_digits_in_other_scripts_are_stored_and_compared_as_ascii(any_app, api, any_channel):
     sender = person(api)
     await sender.say("/phananh")
     await sender.press("Phản ánh")
@@ -168,7 +160,7 @@ async def test_phone_digits_in_other_scripts_are_stored_and_compared_as_ascii(an
     assert (await person(api).say(f"/tracuu {status.code} ٤٣٢٠"))["text"] == WRONG
 
 
-async def test_control_and_direction_characters_are_stripped_at_the_boundary(any_app, api, channel):
+async def test_control_and_direction_characters_are_stripped_at_the_boundary(any_app, api, any_channel):
     citizen = person(api)
     card = await citizen.say("đăng ký\x00 khai sinh\u202e cần\x85 giấy tờ gì")
     assert "Mã thủ tục: 1.001193" in card["text"]
@@ -183,7 +175,7 @@ async def test_control_and_direction_characters_are_stripped_at_the_boundary(any
     assert draft["content"] == "Cán bộ yêu cầu nộp thêm giấy tờ không có trong quy định khi chứng thực."
 
 
-async def test_forged_form_buttons_cannot_skip_a_step(any_app, api, channel):
+async def test_forged_form_buttons_cannot_skip_a_step(any_app, api, any_channel):
     citizen = person(api)
     intro = await citizen.say("/phananh")
     await citizen.press("Phản ánh", intro)
@@ -202,7 +194,7 @@ async def test_forged_form_buttons_cannot_skip_a_step(any_app, api, channel):
     assert fs.my_items(any_app.factory, fs.Citizen("telegram", uid, "")) == []
 
 
-async def test_erasure_forgets_the_questions_asked(any_app, api, channel):
+async def test_erasure_forgets_the_questions_asked(any_app, api, any_channel):
     citizen = person(api)
     await citizen.say("bố tôi mất cần làm giấy báo tử ở đâu")
     await citizen.say("thế còn lệ phí?")

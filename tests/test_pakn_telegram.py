@@ -28,11 +28,7 @@ def fapp(tmp_path_factory):
     a.engine.dispose()
 
 
-@pytest.fixture
-async def api():
-    fake = await FakeBotAPI().start()
-    yield fake
-    await fake.stop()
+
 
 
 def test_file_base_url():

@@ -10,8 +10,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-from fake_telegram import Chat, FakeBotAPI, start_channel
+from fake_telegram import Chat
 from sqlalchemy import select, update
 
 from feedback import attachments as files
@@ -30,18 +29,10 @@ _users = itertools.count(9_000_001)
 _files = itertools.count(1)
 
 
-@pytest.fixture
-async def api():
-    fake = await FakeBotAPI().start()
-    yield fake
-    await fake.stop()
 
 
-@pytest.fixture
-async def channel(any_app, api):
-    ch = await start_channel(any_app, api)
-    yield ch
-    await ch.stop()
+
+
 
 
 def person(api) -> Chat:
@@ -71,7 +62,7 @@ def pending(app, chat: Chat) -> list[Path]:
         return [Path(app.settings.data_dir, p) for p in paths]
 
 
-async def test_no_file_is_taken_before_consent(any_app, api, channel):
+async def test_no_file_is_taken_before_consent(any_app, api, any_channel):
     citizen = person(api)
     await citizen.say("/phananh")
     await citizen.press("Phản ánh")
@@ -80,7 +71,7 @@ async def test_no_file_is_taken_before_consent(any_app, api, channel):
     assert api.downloads == [] and pending(any_app, citizen) == []
 
 
-async def test_cancelling_or_clearing_the_draft_removes_its_files(any_app, api, channel):
+async def test_cancelling_or_clearing_the_draft_removes_its_files(any_app, api, any_channel):
     citizen = person(api)
     await to_files_step(citizen)
     await send_file(citizen, PNG)
@@ -96,7 +87,7 @@ async def test_cancelling_or_clearing_the_draft_removes_its_files(any_app, api, 
     assert pending(any_app, citizen) == [] and not again.exists()
 
 
-async def test_erasure_removes_the_draft_files_and_says_so(any_app, api, channel):
+async def test_erasure_removes_the_draft_files_and_says_so(any_app, api, any_channel):
     citizen = person(api)
     await to_files_step(citizen)
     await send_file(citizen, PNG)
@@ -109,7 +100,7 @@ async def test_erasure_removes_the_draft_files_and_says_so(any_app, api, channel
     assert (await citizen.say("/xoadulieu"))["text"] == pakn.ERASE_NOTHING_LEFT  # the consent, withdrawn
 
 
-async def test_one_citizens_erasure_never_touches_anothers_copy_of_a_file(any_app, api, channel):
+async def test_one_citizens_erasure_never_touches_anothers_copy_of_a_file(any_app, api, any_channel):
     alice, bob = person(api), person(api)
     for c in (alice, bob):
         await to_files_step(c)
@@ -129,7 +120,7 @@ async def test_one_citizens_erasure_never_touches_anothers_copy_of_a_file(any_ap
     assert Path(any_app.settings.data_dir, path).read_bytes() == PNG
 
 
-async def test_abandoned_drafts_and_orphan_files_are_swept(any_app, api, channel):
+async def test_abandoned_drafts_and_orphan_files_are_swept(any_app, api, any_channel):
     gone, active = person(api), person(api)
     for c in (gone, active):
         await to_files_step(c)
@@ -156,7 +147,7 @@ async def test_abandoned_drafts_and_orphan_files_are_swept(any_app, api, channel
     fresh.unlink()
 
 
-async def test_quotas_per_citizen_and_for_everyone(any_app, api, channel, monkeypatch):
+async def test_quotas_per_citizen_and_for_everyone(any_app, api, any_channel, monkeypatch):
     citizen = person(api)
     await to_files_step(citizen)
     monkeypatch.setattr(uploads, "PER_USER_BYTES", len(PNG) + 10)

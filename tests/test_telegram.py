@@ -1,52 +1,28 @@
 """End to end: python-telegram-bot pointed at a fake Bot API server, in polling and webhook mode."""
 
 import asyncio
-import dataclasses
 import itertools
 import socket
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
-from fake_telegram import TOKEN, Chat, FakeBotAPI, button, buttons
+from fake_telegram import SECRET, Chat, button, buttons, telegram_app
 from telegram import Update
 
 from bot.cli import _serve
 from bot.settings import SettingsError, load_settings
 from bot.telegram import SECRET_HEADER, TelegramChannel, incoming, split_message, utf16_len
-from bot.web import make_web_app
 from handlers import dialog as d
 from handlers import pakn
 from handlers.core import Button, Reply
 
-SECRET = "s3cret_Token-for-tests"
 _users = itertools.count(5_000_001)
 
 
-@pytest.fixture
-async def api():
-    fake = await FakeBotAPI().start()
-    yield fake
-    await fake.stop()
 
 
-def telegram_app(app, api, **settings):
-    s = load_settings(
-        database_url=app.settings.db_url,
-        telegram_bot_token=TOKEN,
-        telegram_api_base_url=api.base_url,
-        **settings,
-    )
-    return dataclasses.replace(app, settings=s)
 
 
-@pytest.fixture
-async def polling(app, api):
-    channel = TelegramChannel(telegram_app(app, api))
-    api.watch(channel.application)
-    await channel.start()
-    yield channel
-    await channel.stop()
 
 
 def chat(api) -> Chat:
@@ -227,19 +203,7 @@ def test_split_message():
 # ---- webhook mode ------------------------------------------------------------------------------
 
 
-@pytest.fixture
-async def webhook(app, api):
-    tapp = telegram_app(
-        app, api, telegram_mode="webhook", telegram_webhook_secret=SECRET, public_base_url="https://bot.example.vn"
-    )
-    channel = TelegramChannel(tapp)
-    api.watch(channel.application)
-    await channel.start()
-    client = TestClient(TestServer(make_web_app(tapp, channel)))
-    await client.start_server()
-    yield channel, client
-    await client.close()
-    await channel.stop()
+
 
 
 async def test_webhook_is_registered_with_its_secret(webhook, api):

@@ -8,13 +8,10 @@ import json
 import logging
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
-from fake_telegram import TOKEN, Chat, FakeBotAPI, buttons
-from test_telegram import SECRET, telegram_app
+from fake_telegram import SECRET, TOKEN, Chat, buttons
 
 from bot.logs import CAPS, setup_logging
-from bot.telegram import SECRET_HEADER, TelegramChannel
-from bot.web import make_web_app
+from bot.telegram import SECRET_HEADER
 
 PATH = "/telegram/webhook"
 GOOD = {SECRET_HEADER: SECRET}
@@ -23,7 +20,7 @@ NEVER_LOGGED = (TOKEN, TOKEN.partition(":")[2], SECRET, "0912345678", "Bình", T
 _users = itertools.count(7_000_001)
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def captured():
     """Logging as `python -m bot run` sets it up with LOG_LEVEL=DEBUG, into a buffer; restored afterwards."""
     root = logging.getLogger()
@@ -41,35 +38,13 @@ def captured():
         logging.getLogger(name).setLevel(cap)
 
 
-@pytest.fixture
-async def api():
-    fake = await FakeBotAPI().start()
-    yield fake
-    await fake.stop()
 
 
-@pytest.fixture
-async def polling(captured, app, api):
-    channel = TelegramChannel(telegram_app(app, api))
-    api.watch(channel.application)
-    await channel.start()
-    yield channel
-    await channel.stop()
 
 
-@pytest.fixture
-async def webhook(captured, app, api):
-    tapp = telegram_app(
-        app, api, telegram_mode="webhook", telegram_webhook_secret=SECRET, public_base_url="https://bot.example.vn"
-    )
-    channel = TelegramChannel(tapp)
-    api.watch(channel.application)
-    await channel.start()
-    client = TestClient(TestServer(make_web_app(tapp, channel)))
-    await client.start_server()
-    yield channel, client
-    await client.close()
-    await channel.stop()
+
+
+
 
 
 def citizen(api) -> Chat:
