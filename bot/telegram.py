@@ -38,7 +38,7 @@ from feedback.outbox import PermanentFailure
 from feedback.validate import InvalidField
 from handlers.conversation import Conversations
 from handlers.core import FILE_KINDS, Attachment, Incoming, Reply, layout
-from handlers.dialog import COMMANDS
+from handlers.texts import COMMANDS
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from handlers import store
 from handlers.core import Incoming, Reply
-from handlers.dialog import Dialog, State
+from handlers.dialog import Dialog
+from handlers.state import State
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 import uuid
 
 from bot.console import chat
-from handlers import dialog as d
+from handlers import texts as d
 
 
 def run(app, lines, user):

@@ -14,8 +14,8 @@ from sqlalchemy import func, select, update
 from bot import db
 from bot.app import build
 from bot.settings import load_settings
-from handlers import dialog as d
 from handlers import store
+from handlers import texts as d
 from handlers.core import Incoming
 from knowledge import store as kb_store
 

@@ -4,10 +4,11 @@ import pytest
 from citizen import Citizen, labels
 from sqlalchemy import select
 
-from handlers import dialog as d
 from handlers import pakn
+from handlers import texts as d
 from handlers.core import Attachment, Button, Reply, layout
-from handlers.dialog import Dialog, State
+from handlers.dialog import Dialog
+from handlers.state import State
 from handlers.store import answer_ratings, review_questions
 
 MENU_LABELS = ["Hỏi thủ tục", "Tra cứu theo lĩnh vực", "Gửi phản ánh, kiến nghị", "Tra cứu phản ánh", "Hướng dẫn"]

@@ -15,8 +15,8 @@ from feedback import attachments as files
 from feedback import outbox, scope, texts
 from feedback import service as fs
 from feedback.tables import attachments, items, messages
-from handlers import dialog as d
 from handlers import pakn
+from handlers import texts as d
 from handlers.core import Attachment
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200

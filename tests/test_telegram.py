@@ -12,8 +12,8 @@ from telegram import Update
 from bot.cli import _serve
 from bot.settings import SettingsError, load_settings
 from bot.telegram import SECRET_HEADER, TelegramChannel, incoming, split_message, utf16_len
-from handlers import dialog as d
 from handlers import pakn
+from handlers import texts as d
 from handlers.core import Button, Reply
 
 _users = itertools.count(5_000_001)
