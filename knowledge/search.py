@@ -17,7 +17,7 @@ from bm25s.tokenization import Tokenized
 from rapidfuzz import fuzz, process
 
 from knowledge.model import Procedure
-from knowledge.text import analyze, fold, fold_word, record_syllables, restyle, rule_words, words
+from knowledge.text import analyze, everyday_names, fold, fold_word, record_syllables, restyle, rule_words, words
 
 CANDIDATES = 40
 # Level prior for a provincial assistant: commune and province procedures are what citizens do.
@@ -27,7 +27,7 @@ LEVEL_CUES = {
     "tinh": {"tinh", "so", "thanh pho"},
     "bo": {"bo", "trung uong", "cuc"},
 }
-TITLE_K1, TITLE_B = 1.2, 0.75
+TITLE_K1, TITLE_B = 1.2, 0.3
 BODY_WEIGHT = 0.35
 PRECISION_WEIGHT = 0.7
 LEAD_WEIGHT = 0.2
@@ -36,6 +36,8 @@ HISTORY_WEIGHT = 0.45
 WEAK_OWN_WEIGHT = 0.3
 # Words of procedure names that say nothing about which procedure it is.
 GENERIC = frozenset(["thu", "tuc", "tai", "viec", "cua", "va", "cho", "doi", "voi", "trong", "cac", "hoac", "do"])
+# The same for aliases and everyday names, which are plain speech ('đổi căn cước': 'đổi' means change there).
+ALIAS_GENERIC = GENERIC - {"doi", "voi", "do"}
 # Words a name or a question may open with before it says which procedure (for the lead match).
 LEAD_SKIP = frozenset(["thu", "tuc", "dang", "ky", "cap", "xin", "lam"])
 # A word pair found in at most this share of records names a procedure ('khai sinh', not 'đăng ký').
@@ -53,7 +55,9 @@ MODIFIERS = frozenset(
     + ["luu_dong", "nuoc_ngoai", "ket_hop", "cap_doi", "cap_lai"]
 )
 MODIFIER_PENALTY = 0.2
+ASKED_VARIANT_PENALTY = 0.4  # stated by the citizen, so stronger evidence than a variant word left unsaid
 ACCENT_MISMATCH = 0.25
+ALIAS_PARTIAL = 0.7  # an alias's words found loose, not as the phrase
 # Decision: below NONE_BELOW coverage nothing fits; an answer needs this coverage and margin.
 NONE_BELOW = 0.5
 ANSWER_COVERAGE = 0.8
@@ -123,13 +127,26 @@ class SearchIndex:
         self.codes = [p.code for p in self.procs]
         self.by_code = {p.code: i for i, p in enumerate(self.procs)}
         n = max(1, len(self.procs))
-        title_tokens = [record_syllables(" . ".join([p.name, *p.aliases, *p.questions])) for p in self.procs]
+        everyday = everyday_names()
+        # Aliases, sample questions and everyday names are read as a question is (through the lexicon).
+        phrases = [
+            [analyze(a) for a in (*p.aliases, *p.questions, *everyday.get(p.code, ())) if a.strip()] for p in self.procs
+        ]
+        self.alias_seqs = [[tuple(t for t in a.terms if t not in ALIAS_GENERIC) for a in ps] for ps in phrases]
+        # Each alias word as written ('tặng'), so a question's 'tầng' does not pass for it.
+        self.alias_forms = [[dict(zip(a.terms, a.marks, strict=True)) for a in ps] for ps in phrases]
+        self.name_words = [set(record_syllables(p.name)) for p in self.procs]
+        self.alias_sets = [[frozenset(a) for a in seqs] for seqs in self.alias_seqs]
+        pairs = list(zip(self.procs, phrases, strict=True))
+        title_tokens = [record_syllables(p.name) + [t for a in ps for t in a.terms] for p, ps in pairs]
         name_tokens = [record_syllables(head(p.name)) for p in self.procs]
         self.title_sets = [set(t) for t in title_tokens]
         self.name_sets = [set(t) for t in name_tokens]
         self.full_sets = [set(record_syllables(PARENTHESES.sub(" ", p.name))) for p in self.procs]
         self.modifiers = [set(units(t)) & MODIFIERS for t in name_tokens]
-        self.title_marks = [set(words(restyle(" ".join([p.name, *p.aliases])))) for p in self.procs]
+        self.all_modifiers = [set(units(record_syllables(p.name))) & MODIFIERS for p in self.procs]
+        # The words of each name as written, and "" for a word typed without diacritics (never a mismatch).
+        self.title_marks = [{"", *words(restyle(p.name)), *(m for a in ps for m in a.marks)} for p, ps in pairs]
         self.name_seq = name_tokens
         df: dict[str, int] = {}
         pair_df: dict[str, int] = {}
@@ -146,6 +163,7 @@ class SearchIndex:
         self.levels = [{_level_key(lv) for lv in p.levels} for p in self.procs]
         self._fuzzy = lru_cache(maxsize=8192)(self._fuzzy_uncached)
         self._split = lru_cache(maxsize=8192)(self._split_uncached)
+        self._known = lru_cache(maxsize=4096)(self._known_uncached)
 
     @staticmethod
     def _body(p: Procedure) -> str:
@@ -207,6 +225,9 @@ class SearchIndex:
             out.append(paired[0] if paired else close[0] if close and not valid else w)
         return out
 
+    def _paired(self, a: str, b: str) -> bool:
+        return f"{a}_{b}" in self.pairs
+
     def _scores(self, terms: Sequence[str]) -> np.ndarray:
         q = units(terms)
         t = [u for u in q if u in self.title.vocab_dict]
@@ -219,18 +240,23 @@ class SearchIndex:
         return scores
 
     def coverage(self, i: int, terms: Sequence[str], marks: dict[str, str] | None = None) -> float:
-        """IDF-weighted share of the query's known words found in the procedure's name and aliases; a word
-        typed with other diacritics than the name's ('vàng' against 'vắng') counts for little."""
-        known = [t for t in dict.fromkeys(terms) if t in self.idf]
+        """IDF-weighted share of the query's known words found in the procedure's name, or in one of its
+        aliases or everyday names; a word typed with other diacritics than the name's ('vàng' against
+        'vắng') counts for little."""
+        known = self._known(tuple(terms))
         if not known:
             return 0.0
-        total = sum(self.idf[t] for t in known)
-        found = 0.0
-        for t in known:
-            if t in self.title_sets[i]:
-                typed = (marks or {}).get(t)
-                found += self.idf[t] * (ACCENT_MISMATCH if typed and typed not in self.title_marks[i] else 1.0)
-        return found / total
+        weights = known
+        if marks:
+            own_marks = self.title_marks[i]
+            weights = tuple((t, w * ACCENT_MISMATCH if marks.get(t, "") not in own_marks else w) for t, w in known)
+        best = 0.0
+        for names in (self.name_words[i], *self.alias_sets[i]):
+            best = max(best, sum(w for t, w in weights if t in names))
+        return best / sum(w for _, w in known)
+
+    def _known_uncached(self, terms: tuple[str, ...]) -> tuple[tuple[str, float], ...]:
+        return tuple((t, self.idf[t]) for t in dict.fromkeys(terms) if t in self.idf)
 
     def precision(self, i: int, terms: set[str], marks: dict[str, str] | None = None, whole: bool = False) -> float:
         """IDF-weighted share of the words of the name's main phrase (or `whole` name) that the question
@@ -245,10 +271,27 @@ class SearchIndex:
             found += self.idf.get(t, 0.0) * (ACCENT_MISMATCH if typed and typed not in self.title_marks[i] else 1.0)
         return found / total
 
+    def alias_fit(self, i: int, seq: Sequence[str], marks: dict[str, str] | None = None) -> float:
+        """How far the question holds one of the procedure's aliases or everyday names: 1.0 when it holds one
+        whole, its words in order ('sang tên sổ đỏ' inside a long story); otherwise the IDF-weighted share of
+        the best one's words it holds, scaled down (loose words are weaker evidence than the phrase). A word
+        typed with other diacritics than the alias's ('tầng' for 'tặng') is not the alias's word."""
+        best = 0.0
+        for alias, forms in zip(self.alias_seqs[i], self.alias_forms[i], strict=True):
+            words = [t for t in seq if not marks or marks.get(t, forms.get(t, "")) in (forms.get(t, ""), t)]
+            if _holds(words, alias):
+                return 1.0
+            total = sum(self.idf.get(t, 0.0) for t in alias)
+            if total:
+                best = max(best, ALIAS_PARTIAL * sum(self.idf.get(t, 0.0) for t in set(alias) & set(words)) / total)
+        return best
+
     def fit(self, i: int, terms: Sequence[str], marks: dict[str, str]) -> float:
         """How well question and procedure fit: the question's words found in the name, or the name's
-        main phrase found in the question (a story that names the procedure among other things)."""
-        return max(self.coverage(i, terms, marks), self.precision(i, set(terms), marks, whole=True))
+        main phrase (or one of its everyday names) found in the question (a story that names the
+        procedure among other things)."""
+        named = max(self.precision(i, set(terms), marks, whole=True), self.alias_fit(i, terms, marks))
+        return max(self.coverage(i, terms, marks), named)
 
     def lead(self, i: int, own: Sequence[str]) -> float:
         """How far the name begins with the question's words, in order (generic words aside)."""
@@ -260,7 +303,7 @@ class SearchIndex:
         return n / min(len(query), 4) if query else 0.0
 
     def _query(self, text: str) -> _Query:
-        a = analyze(text, self._repair)
+        a = analyze(text, self._repair, self._paired)
         marks = {t: m for t, m in zip(a.terms, a.marks, strict=True) if m != t}
         return _Query(list(a.terms), a.aspects, list(a.excluded), marks)
 
@@ -364,15 +407,19 @@ class SearchIndex:
         scores = scores * self._level_weights(own or self._own(ctx))
         top = [int(i) for i in np.argsort(-scores)[:CANDIDATES] if scores[i] > 0]
         query_units = set(units(own)) | (set(units(self._own(ctx))) if ctx is not None else set())
+        asked = {u for u in query_units & MODIFIERS if "_" in u}
         if not top:
             return scores, []
         best = scores[top[0]]
         ranked = []
         for i in top:
             extra = self.name_sets[i] - terms
-            s = scores[i] / best + PRECISION_WEIGHT * self.precision(i, terms) + LEAD_WEIGHT * self.lead(i, own)
+            named = max(self.precision(i, terms), self.alias_fit(i, own, q.marks))
+            s = scores[i] / best + PRECISION_WEIGHT * named + LEAD_WEIGHT * self.lead(i, own)
             if self.modifiers[i] - query_units:
                 s -= MODIFIER_PENALTY
+            if asked - self.all_modifiers[i]:  # the question names a variant this procedure is not
+                s -= ASKED_VARIANT_PENALTY
             if q.marks:
                 s -= ACCENT_PENALTY * (self.coverage(i, own) - self.coverage(i, own, q.marks))
             if excluded & extra:
@@ -442,6 +489,23 @@ def head(name: str) -> str:
             return text[: m.start()]
         start = m.end()
     return text
+
+
+def _holds(seq: Sequence[str], phrase: Sequence[str], slack: int = 2) -> bool:
+    """Whether `seq` holds the words of `phrase` in order, with at most `slack` other words among them."""
+    if not phrase:
+        return False
+    for start, word in enumerate(seq):
+        if word != phrase[0]:
+            continue
+        k, j = 1, start + 1
+        while k < len(phrase) and j < len(seq) and j - start < len(phrase) + slack:
+            if seq[j] == phrase[k]:
+                k += 1
+            j += 1
+        if k == len(phrase):
+            return True
+    return False
 
 
 def _skip_lead(tokens: Sequence[str]) -> list[str]:

@@ -18,6 +18,7 @@ from pathlib import Path
 LEXICON = Path(__file__).with_name("data") / "lexicon.tsv"
 ABBREVIATIONS = Path(__file__).with_name("data") / "abbreviations.tsv"
 ASPECTS_FILE = Path(__file__).with_name("data") / "aspects.tsv"
+EVERYDAY = Path(__file__).with_name("data") / "everyday.tsv"
 
 ASPECTS = ("documents", "fee", "time", "place", "steps", "conditions", "legal", "online", "result")
 
@@ -132,6 +133,19 @@ def aspect_rules() -> dict[str, list[Rule]]:
 
 
 @lru_cache(maxsize=1)
+def everyday_names() -> dict[str, tuple[str, ...]]:
+    """Everyday names of procedures, by code (`everyday.tsv`: code, then names separated by '|')."""
+    names: dict[str, tuple[str, ...]] = {}
+    for raw in EVERYDAY.read_text(encoding="utf-8").splitlines():
+        line = raw.split("#", 1)[0].rstrip()
+        code, _, rest = line.partition("\t")
+        found = tuple(n.strip() for n in rest.split("|") if n.strip())
+        if code.strip() and found:
+            names[code.strip()] = names.get(code.strip(), ()) + found
+    return names
+
+
+@lru_cache(maxsize=1)
 def rule_words() -> frozenset[str]:
     """Folded words that open a rule of the lexicon or of the aspect phrases: known, not typos."""
     return frozenset([*lexicon(), *aspect_rules()])
@@ -198,10 +212,17 @@ class Analysis:
     marks: tuple[str, ...] = ()  # each term as typed (with its diacritics, if any)
 
 
-def analyze(text: str, repair: Callable[[list[str]], list[str]] | None = None) -> Analysis:
+def analyze(
+    text: str,
+    repair: Callable[[list[str]], list[str]] | None = None,
+    paired: Callable[[str, str], bool] | None = None,
+) -> Analysis:
     """Expand the lexicon, take out aspect phrases and fillers, set negated clauses apart.
 
     `repair` (from the search index, which knows the vocabulary) mends misspelt and joined words first.
+    `paired(a, b)` tells whether two folded words make a word of the records: a filler typed without
+    diacritics that makes one with a neighbour is a word that carries meaning, not the filler ('ban sao'
+    is 'bản sao', not 'bạn'; 'lam the bhyt' is 'thẻ', not 'thế').
     """
     terms: list[str] = []
     marks: list[str] = []
@@ -213,8 +234,10 @@ def analyze(text: str, repair: Callable[[list[str]], list[str]] | None = None) -
         folded = [fold_word(t) for t in tokens]
         negated = _negation_at(folded)
         target = terms
+        at = 0
         for span, rule in _rewrite(tokens, aspect_rules()):
-            if rule is None:
+            start, at = at, at + len(span)
+            if rule is None or _meant(span, rule, folded, start, paired):
                 target.extend(fold_word(w) for w in span)
                 if target is terms:
                     marks.extend(span)
@@ -225,6 +248,17 @@ def analyze(text: str, repair: Callable[[list[str]], list[str]] | None = None) -
             if negated is not None and tuple(fold_word(w) for w in span) == negated:
                 target = excluded
     return Analysis(tuple(terms), tuple(aspects), tuple(excluded), tuple(marks))
+
+
+def _meant(span: list[str], rule: Rule, folded: list[str], start: int, paired) -> bool:
+    """A one-word filler typed without diacritics, that makes a word of the records with a neighbour."""
+    if paired is None or rule.replacement or len(span) != 1 or span[0] != folded[start]:
+        return False
+    if rule.pattern[0] == folded[start]:  # the filler has no diacritics itself ('ad', 'ok'): it is the filler
+        return False
+    before = folded[start - 1] if start else ""
+    after = folded[start + 1] if start + 1 < len(folded) else ""
+    return bool(before and paired(before, folded[start])) or bool(after and paired(folded[start], after))
 
 
 def _negation_at(folded: list[str]) -> tuple[str, ...] | None:
