@@ -67,7 +67,8 @@ def score(index: SearchIndex, cases: list[dict], kb: set[str], misses: int) -> s
     top1 = [c for c in answerable if out[c["id"]][0][:1] and out[c["id"]][0][0] in c["gold"]]
     top3 = [c for c in answerable if set(out[c["id"]][0][:3]) & set(c["gold"])]
     abstained = [c for c in oos if out[c["id"]][1] != "answer"]
-    sure_wrong = [c for c in answerable if out[c["id"]][1] == "answer" and c not in top1]
+    sure = [c for c in answerable if out[c["id"]][1] == "answer"]
+    sure_wrong = [c for c in sure if c not in top1]
     for c in [c for c in answerable if c not in top1][:misses]:
         print(f"    MISS {c['id']}: {c['q']!r} gold={c['gold']} got={out[c['id']][0][:3]} {out[c['id']][1]}")
     for c in [c for c in oos if c not in abstained][:misses]:
@@ -79,7 +80,8 @@ def score(index: SearchIndex, cases: list[dict], kb: set[str], misses: int) -> s
     return (
         f"top1={rate(len(top1), len(answerable))} top3={rate(len(top3), len(answerable))} "
         f"oos_abstain={rate(len(abstained), len(oos))} confident_wrong={rate(len(sure_wrong), len(answerable))} "
-        f"p50_ms={statistics.median(ms):.2f}  (answerable {len(answerable)}, out of scope {len(oos)})"
+        f"p50_ms={statistics.median(ms):.2f}  answered={rate(len(sure), len(answerable))} "
+        f"(answerable {len(answerable)}, out of scope {len(oos)})"
     )
 
 

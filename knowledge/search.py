@@ -17,7 +17,19 @@ from bm25s.tokenization import Tokenized
 from rapidfuzz import fuzz, process
 
 from knowledge.model import Procedure
-from knowledge.text import analyze, everyday_names, fold, fold_word, record_syllables, restyle, rule_words, words
+from knowledge.text import (
+    Analysis,
+    abbreviations,
+    analyze,
+    everyday_names,
+    expand,
+    fold,
+    fold_word,
+    record_syllables,
+    restyle,
+    rule_words,
+    words,
+)
 
 CANDIDATES = 40
 # Level prior for a provincial assistant: commune and province procedures are what citizens do.
@@ -36,6 +48,8 @@ HISTORY_WEIGHT = 0.45
 WEAK_OWN_WEIGHT = 0.3
 # Words of procedure names that say nothing about which procedure it is.
 GENERIC = frozenset(["thu", "tuc", "tai", "viec", "cua", "va", "cho", "doi", "voi", "trong", "cac", "hoac", "do"])
+# The same words as written in names, so 'thú' (in 'thú y') is not taken for 'thủ' (in 'thủ tục').
+GENERIC_FORMS = frozenset(["thủ", "tục", "tại", "việc", "của", "và", "cho", "đối", "với", "trong", "các", "hoặc", "do"])
 # The same for aliases and everyday names, which are plain speech ('đổi căn cước': 'đổi' means change there).
 ALIAS_GENERIC = GENERIC - {"doi", "voi", "do"}
 # Words a name or a question may open with before it says which procedure (for the lead match).
@@ -61,7 +75,8 @@ ALIAS_PARTIAL = 0.7  # an alias's words found loose, not as the phrase
 # Decision: below NONE_BELOW coverage nothing fits; an answer needs this coverage and margin.
 NONE_BELOW = 0.5
 ANSWER_COVERAGE = 0.8
-ANSWER_MARGIN = 0.15
+ANSWER_MARGIN = 0.25
+NAMED_MIN = 0.7  # an answer needs this much of the procedure's own name (or an everyday name) in the question
 ACCENT_PENALTY = 0.4
 FUZZY_ALONE = 76
 # Longer input is cut (a question is never this long); longer "words" are not repaired.
@@ -130,7 +145,7 @@ class SearchIndex:
         everyday = everyday_names()
         # Aliases, sample questions and everyday names are read as a question is (through the lexicon).
         phrases = [
-            [analyze(a) for a in (*p.aliases, *p.questions, *everyday.get(p.code, ())) if a.strip()] for p in self.procs
+            [_named(a) for a in (*p.aliases, *p.questions, *everyday.get(p.code, ())) if a.strip()] for p in self.procs
         ]
         self.alias_seqs = [[tuple(t for t in a.terms if t not in ALIAS_GENERIC) for a in ps] for ps in phrases]
         # Each alias word as written ('tặng'), so a question's 'tầng' does not pass for it.
@@ -142,7 +157,8 @@ class SearchIndex:
         name_tokens = [record_syllables(head(p.name)) for p in self.procs]
         self.title_sets = [set(t) for t in title_tokens]
         self.name_sets = [set(t) for t in name_tokens]
-        self.full_sets = [set(record_syllables(PARENTHESES.sub(" ", p.name))) for p in self.procs]
+        self.head_words = [_content(head(p.name)) for p in self.procs]
+        self.full_words = [_content(PARENTHESES.sub(" ", p.name)) for p in self.procs]
         self.modifiers = [set(units(t)) & MODIFIERS for t in name_tokens]
         self.all_modifiers = [set(units(record_syllables(p.name))) & MODIFIERS for p in self.procs]
         # The words of each name as written, and "" for a word typed without diacritics (never a mismatch).
@@ -261,7 +277,7 @@ class SearchIndex:
     def precision(self, i: int, terms: set[str], marks: dict[str, str] | None = None, whole: bool = False) -> float:
         """IDF-weighted share of the words of the name's main phrase (or `whole` name) that the question
         names (a word typed with other diacritics than the name's counts for little)."""
-        name = (self.full_sets[i] if whole else self.name_sets[i]) - GENERIC
+        name = self.full_words[i] if whole else self.head_words[i]
         total = sum(self.idf.get(t, 0.0) for t in name)
         if not total:
             return 0.0
@@ -305,7 +321,10 @@ class SearchIndex:
     def _query(self, text: str) -> _Query:
         a = analyze(text, self._repair, self._paired)
         marks = {t: m for t, m in zip(a.terms, a.marks, strict=True) if m != t}
-        return _Query(list(a.terms), a.aspects, list(a.excluded), marks)
+        terms = list(a.terms)
+        if a.implied and not self._strong([t for t in terms if t in self.idf]):
+            terms += [t for t in a.implied if t not in terms]  # the story's procedure, as nothing is named
+        return _Query(terms, a.aspects, list(a.excluded), marks)
 
     def _strong(self, terms: Sequence[str]) -> bool:
         """Whether the words name a procedure: a pair of them that few records share."""
@@ -442,11 +461,27 @@ class SearchIndex:
             for s, i in order[:k]
         )
         decision, conf = self._decide(hits)
+        if decision == "answer" and self._doubtful(order[0][1], own, marks):
+            decision = "clarify"
         return SearchResult(decision, hits, aspects, conf, tuple(q.terms), ctx is not None)
 
-    def _level_weights(self, terms: Sequence[str]) -> np.ndarray:
+    def _doubtful(self, i: int, own: Sequence[str], marks: dict[str, str]) -> bool:
+        """Reasons to offer a well-fitting procedure rather than assert it:
+        - a provincial assistant answers outright what the province and its communes do; a procedure done
+          only by a ministry is offered with the others;
+        - the question barely names the procedure itself (its name's words, or one of its everyday names):
+          'nhận trợ cấp thất nghiệp' is not 'ủy quyền lĩnh thay … trợ cấp thất nghiệp'."""
+        if self.levels[i] == {"bo"} and "bo" not in self._asked_levels(own):
+            return True
+        return max(self.precision(i, set(own), marks, whole=True), self.alias_fit(i, own, marks)) < NAMED_MIN
+
+    @staticmethod
+    def _asked_levels(terms: Sequence[str]) -> set[str]:
         joined = f" {' '.join(terms)} "
-        asked = {lv for lv, cues in LEVEL_CUES.items() if any(f" {c} " in joined for c in cues)}
+        return {lv for lv, cues in LEVEL_CUES.items() if any(f" {c} " in joined for c in cues)}
+
+    def _level_weights(self, terms: Sequence[str]) -> np.ndarray:
+        asked = self._asked_levels(terms)
         if not asked:
             return self.prior
         return np.array([1.0 if lv & asked else 0.85 for lv in self.levels])
@@ -489,6 +524,21 @@ def head(name: str) -> str:
             return text[: m.start()]
         start = m.end()
     return text
+
+
+def _named(alias: str) -> Analysis:
+    """An alias or everyday name read as a question is, what it implies included: it names that procedure."""
+    a = analyze(alias)
+    if not a.implied:
+        return a
+    words_ = list(a.terms) + [t for t in a.implied if t not in a.terms]
+    return replace(a, terms=tuple(words_), marks=a.marks + tuple(t for t in a.implied if t not in a.terms))
+
+
+def _content(name: str) -> frozenset[str]:
+    """The folded words of a name that say which procedure it is (abbreviations written in full)."""
+    written = expand(words(restyle(name)), abbreviations())
+    return frozenset(fold_word(w) for w in written if w not in GENERIC_FORMS)
 
 
 def _holds(seq: Sequence[str], phrase: Sequence[str], slack: int = 2) -> bool:

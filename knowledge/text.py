@@ -89,13 +89,15 @@ def words(text: str) -> list[str]:
 class Rule:
     pattern: tuple[str, ...]
     replacement: tuple[str, ...]
+    implied: bool = False  # the replacement is inferred from a story ('mới mất' → khai tử), not named
 
 
 def _load_rules(path: Path) -> dict[str, list[Rule]]:
     """TSV lines 'pattern<TAB>replacement', longest pattern first.
 
     A pattern word written with diacritics matches the same word, or the word typed without any
-    diacritics; it does not match a different accented word ('bạn' does not match 'bản').
+    diacritics; it does not match a different accented word ('bạn' does not match 'bản'). A replacement
+    opening with '~' is implied: what a story suggests, used only when the question names no procedure.
     """
     rules: dict[str, list[Rule]] = {}
     for raw in path.read_text(encoding="utf-8").splitlines():
@@ -103,7 +105,7 @@ def _load_rules(path: Path) -> dict[str, list[Rule]]:
         if not line.strip():
             continue
         pat, _, rep = line.partition("\t")
-        rule = Rule(tuple(words(pat)), tuple(words(rep)))
+        rule = Rule(tuple(words(pat)), tuple(words(rep)), rep.lstrip().startswith("~"))
         if rule.pattern:
             rules.setdefault(fold_word(rule.pattern[0]), []).append(rule)
     for lst in rules.values():
@@ -210,6 +212,7 @@ class Analysis:
     aspects: tuple[str, ...]
     excluded: tuple[str, ...] = ()
     marks: tuple[str, ...] = ()  # each term as typed (with its diacritics, if any)
+    implied: tuple[str, ...] = ()  # what the story suggests ('bố tôi mới mất': khai tử), not named in it
 
 
 def analyze(
@@ -228,9 +231,15 @@ def analyze(
     marks: list[str] = []
     excluded: list[str] = []
     aspects: list[str] = []
+    implied: list[str] = []
     for clause in _CLAUSE.split(text):
-        tokens = words(restyle(clause))
-        tokens = expand(repair(tokens) if repair else tokens)
+        typed = words(restyle(clause))
+        tokens = []
+        for span, rule in _rewrite(repair(typed) if repair else typed, lexicon()):
+            if rule is not None and rule.implied:
+                implied.extend(fold_word(w) for w in rule.replacement)
+            else:
+                tokens.extend(rule.replacement if rule else span)
         folded = [fold_word(t) for t in tokens]
         negated = _negation_at(folded)
         target = terms
@@ -247,7 +256,7 @@ def analyze(
                     aspects.append(name)
             if negated is not None and tuple(fold_word(w) for w in span) == negated:
                 target = excluded
-    return Analysis(tuple(terms), tuple(aspects), tuple(excluded), tuple(marks))
+    return Analysis(tuple(terms), tuple(aspects), tuple(excluded), tuple(marks), tuple(implied))
 
 
 def _meant(span: list[str], rule: Rule, folded: list[str], start: int, paired) -> bool:
