@@ -18,8 +18,21 @@ def test_abbreviations_and_slang_expand():
 
 
 def test_everyday_names_map_to_record_words():
-    assert "khai" in analyze("nhà em mới sinh em bé").terms
     assert analyze("làm sổ đỏ").terms[:4] == ("giay", "chung", "nhan", "quyen")
+
+
+def test_a_story_implies_a_procedure_without_naming_it():
+    a = analyze("nhà em mới sinh em bé")
+    assert "khai" in a.implied and "khai" not in a.terms
+    named = analyze("bố em mất rồi, có phải đi xóa hộ khẩu cho bố không")
+    assert ("thuong", "tru") == tuple(named.terms[named.terms.index("thuong") :][:2]) and "khai" in named.implied
+
+
+def test_a_filler_typed_without_diacritics_stays_when_it_makes_a_record_word():
+    paired = {("ban", "sao"), ("the", "bao")}.__contains__
+    assert "ban" in analyze("chung thuc ban sao", paired=lambda a, b: paired((a, b))).terms
+    assert "the" in analyze("lam the bhyt", paired=lambda a, b: paired((a, b))).terms
+    assert "ban" not in analyze("ban oi cho hoi khai tu", paired=lambda a, b: paired((a, b))).terms
 
 
 def test_aspects_are_kept_apart_from_procedure_words():
