@@ -122,6 +122,7 @@ class SearchResult:
     confidence: float
     terms: tuple[str, ...]
     context_used: bool = False
+    named: bool = True  # the question names a procedure itself (not only a story that implies one)
 
     @property
     def codes(self) -> list[str]:
@@ -134,6 +135,7 @@ class _Query:
     aspects: tuple[str, ...]
     excluded: list[str]
     marks: dict[str, str]  # folded term -> the accented form typed, for terms typed with diacritics
+    named: bool = True  # the words name a procedure; False when only a story's implied one was added
 
 
 class SearchIndex:
@@ -322,9 +324,10 @@ class SearchIndex:
         a = analyze(text, self._repair, self._paired)
         marks = {t: m for t, m in zip(a.terms, a.marks, strict=True) if m != t}
         terms = list(a.terms)
-        if a.implied and not self._strong([t for t in terms if t in self.idf]):
+        named = self._strong([t for t in terms if t in self.idf])
+        if a.implied and not named:
             terms += [t for t in a.implied if t not in terms]  # the story's procedure, as nothing is named
-        return _Query(terms, a.aspects, list(a.excluded), marks)
+        return _Query(terms, a.aspects, list(a.excluded), marks, named)
 
     def _strong(self, terms: Sequence[str]) -> bool:
         """Whether the words name a procedure: a pair of them that few records share."""
@@ -337,6 +340,9 @@ class SearchIndex:
     def search(self, text: str, history: Sequence[str] = (), k: int = 5) -> SearchResult:
         text = text[:MAX_QUERY_CHARS]
         whole = self._query(text)
+        return replace(self._search(text, whole, history, k), named=whole.named)
+
+    def _search(self, text: str, whole: _Query, history: Sequence[str], k: int) -> SearchResult:
         aspects = whole.aspects
         q = self._first_intent(text, whole)
         picked = self._pick(text, q, history[-MAX_REPLAY:]) if history else None
@@ -402,7 +408,7 @@ class SearchIndex:
         found: list[tuple[_Query, int]] = []
         for part in parts:
             pq = self._query(part)
-            if not self._strong(self._own(pq)):
+            if not pq.named or not self._strong(self._own(pq)):  # a story's implied procedure is no intent
                 continue
             ranked = self._rank(pq, None)
             if ranked[1] and self._result(ranked, (), pq, None, 2).decision == "answer":

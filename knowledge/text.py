@@ -91,6 +91,11 @@ class Rule:
     replacement: tuple[str, ...]
     implied: bool = False  # the replacement is inferred from a story ('mới mất' → khai tử), not named
 
+    @property
+    def key(self) -> str:
+        """Rules are looked up by their first word, folded."""
+        return fold_word(self.pattern[0])
+
 
 def _load_rules(path: Path) -> dict[str, list[Rule]]:
     """TSV lines 'pattern<TAB>replacement', longest pattern first.
@@ -107,7 +112,7 @@ def _load_rules(path: Path) -> dict[str, list[Rule]]:
         pat, _, rep = line.partition("\t")
         rule = Rule(tuple(words(pat)), tuple(words(rep)), rep.lstrip().startswith("~"))
         if rule.pattern:
-            rules.setdefault(fold_word(rule.pattern[0]), []).append(rule)
+            rules.setdefault(rule.key, []).append(rule)
     for lst in rules.values():
         lst.sort(key=lambda r: -len(r.pattern))
     return rules
@@ -176,6 +181,11 @@ def _rewrite(tokens: list[str], rules: dict[str, list[Rule]]) -> list[tuple[list
             out.append(([tokens[i]], None))
             i += 1
     return out
+
+
+def find_rules(tokens: list[str], rules: dict[str, list[Rule]]) -> list[Rule]:
+    """The rules whose phrases the words hold, in order (longest match first at each place)."""
+    return [rule for _, rule in _rewrite(tokens, rules) if rule is not None]
 
 
 def expand(tokens: list[str], rules: dict[str, list[Rule]] | None = None) -> list[str]:
