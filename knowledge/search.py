@@ -57,6 +57,8 @@ LEAD_SKIP = frozenset(["thu", "tuc", "dang", "ky", "cap", "xin", "lam"])
 # A word pair found in at most this share of records names a procedure ('khai sinh', not 'đăng ký').
 STRONG_PAIR_SHARE = 0.03
 PARENTHESES = re.compile(r"\([^)]*\)")
+# "(thực hiện tại cấp tỉnh)", "(cấp xã)": the level a twin of the same procedure is done at.
+LEVEL_NOTE = re.compile(r"\((?:thực hiện )?(?:tại |ở )?cấp [^)]{1,20}\)", re.IGNORECASE)
 HEAD_END = re.compile(r"[,;:]")
 HEAD_MIN_WORDS = 4
 LEADING_THU_TUC = re.compile(r"^\s*thủ tục\s+", re.IGNORECASE)
@@ -99,6 +101,11 @@ INTENT_SPLIT = re.compile(r"[;?,]|\s(?:còn|và|so với|nhưng)\s", re.IGNORECA
 def units(tokens: Sequence[str]) -> list[str]:
     """Index units: syllables and adjacent syllable pairs (most Vietnamese words are one or two)."""
     return [*tokens, *(f"{a}_{b}" for a, b in zip(tokens, tokens[1:], strict=False))]
+
+
+def _locality(levels: set[str]) -> int:
+    """How close to the citizen: commune 2, province 1, ministry only 0."""
+    return 2 if "xa" in levels else 1 if "tinh" in levels else 0
 
 
 def _level_key(level: str) -> str:
@@ -179,6 +186,7 @@ class SearchIndex:
         self.vocab = sorted(t for t in self.idf if not t.isdigit() and len(t) > 1)
         self.prior = np.array([max((LEVEL_PRIOR[_level_key(lv)] for lv in p.levels), default=0.9) for p in self.procs])
         self.levels = [{_level_key(lv) for lv in p.levels} for p in self.procs]
+        self.twin_keys = [fold(LEVEL_NOTE.sub(" ", p.name)) for p in self.procs]
         self._fuzzy = lru_cache(maxsize=8192)(self._fuzzy_uncached)
         self._split = lru_cache(maxsize=8192)(self._split_uncached)
         self._known = lru_cache(maxsize=4096)(self._known_uncached)
@@ -462,6 +470,7 @@ class SearchIndex:
             marks = {**ctx.marks, **q.marks}
         if not order:
             return SearchResult("none", (), aspects, 0.0, tuple(q.terms), ctx is not None)
+        order = self._one_per_level_twin(order)
         hits = tuple(
             Hit(self.codes[i], self.procs[i].name, round(float(s), 4), round(self.fit(i, own, marks), 3))
             for s, i in order[:k]
@@ -470,6 +479,24 @@ class SearchIndex:
         if decision == "answer" and self._doubtful(order[0][1], own, marks):
             decision = "clarify"
         return SearchResult(decision, hits, aspects, conf, tuple(q.terms), ctx is not None)
+
+    def _one_per_level_twin(self, order: list[tuple[float, int]]) -> list[tuple[float, int]]:
+        """Procedures that differ only by the level that does them ('Cấp thẻ bảo hiểm y tế (thực hiện tại
+        cấp tỉnh)' and '(… cấp trung ương)'): one place in the list, the most local one, at the place of
+        the first. A citizen cannot tell which level to choose, and need not."""
+        best: dict[str, tuple[float, int]] = {}
+        for s, i in order:
+            key = self.twin_keys[i]
+            if key not in best or _locality(self.levels[i]) > _locality(self.levels[best[key][1]]):
+                best[key] = (best[key][0] if key in best else s, i)
+        seen: set[str] = set()
+        out = []
+        for _, i in order:
+            key = self.twin_keys[i]
+            if key not in seen:
+                seen.add(key)
+                out.append(best[key])
+        return out
 
     def _doubtful(self, i: int, own: Sequence[str], marks: dict[str, str]) -> bool:
         """Reasons to offer a well-fitting procedure rather than assert it:
