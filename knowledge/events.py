@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from knowledge.text import Rule, find_rules, words
+from knowledge.text import Phrases
 
 EVENTS_FILE = Path(__file__).with_name("data") / "life_events.json"
 
@@ -37,19 +37,12 @@ class EventMap:
 
     def __init__(self, events: Iterable[LifeEvent]):
         self.events = {e.id: e for e in events}
-        self._rules: dict[str, list[Rule]] = {}
-        for e in self.events.values():
-            for phrase in e.triggers:
-                rule = Rule(tuple(words(phrase)), (e.id,))
-                if rule.pattern:
-                    self._rules.setdefault(rule.key, []).append(rule)
-        for rules in self._rules.values():
-            rules.sort(key=lambda r: -len(r.pattern))
+        self._phrases = Phrases((e.id, phrase) for e in self.events.values() for phrase in e.triggers)
 
     def detect(self, text: str) -> LifeEvent | None:
         """The first event the text tells of, or None."""
-        found = find_rules(words(text), self._rules)
-        return self.events[found[0].replacement[0]] if found else None
+        found = self._phrases.find(text)
+        return self.events[found] if found else None
 
     def problems(self, codes: Iterable[str]) -> list[str]:
         """What is wrong with the map against the procedures known (`kb check`, tests): unknown codes,

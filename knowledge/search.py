@@ -30,6 +30,8 @@ from knowledge.text import (
     rule_words,
     words,
 )
+from knowledge.topics import Topics
+from knowledge.topics import bundled as not_held
 
 CANDIDATES = 40
 # Level prior for a provincial assistant: commune and province procedures are what citizens do.
@@ -130,6 +132,7 @@ class SearchResult:
     terms: tuple[str, ...]
     context_used: bool = False
     named: bool = True  # the question names a procedure itself (not only a story that implies one)
+    topic: str = ""  # a need the knowledge base does not hold (knowledge.topics), when that is what is asked
 
     @property
     def codes(self) -> list[str]:
@@ -146,8 +149,9 @@ class _Query:
 
 
 class SearchIndex:
-    def __init__(self, procs: Sequence[Procedure]):
+    def __init__(self, procs: Sequence[Procedure], topics: Topics | None = None):
         self.procs = list(procs)
+        self.topics = topics if topics is not None else not_held()
         self.codes = [p.code for p in self.procs]
         self.by_code = {p.code: i for i, p in enumerate(self.procs)}
         n = max(1, len(self.procs))
@@ -348,7 +352,12 @@ class SearchIndex:
     def search(self, text: str, history: Sequence[str] = (), k: int = 5) -> SearchResult:
         text = text[:MAX_QUERY_CHARS]
         whole = self._query(text)
-        return replace(self._search(text, whole, history, k), named=whole.named)
+        result = replace(self._search(text, whole, history, k), named=whole.named)
+        topic = self.topics.find(text) if result.decision != "answer" else None
+        if topic is not None and not (result.hits and result.hits[0].coverage >= ANSWER_COVERAGE):
+            # What the records do not hold: say so (and where to go), rather than offer a lookalike.
+            return replace(result, decision="none", topic=topic.id)
+        return result
 
     def _search(self, text: str, whole: _Query, history: Sequence[str], k: int) -> SearchResult:
         aspects = whole.aspects

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -183,9 +183,25 @@ def _rewrite(tokens: list[str], rules: dict[str, list[Rule]]) -> list[tuple[list
     return out
 
 
-def find_rules(tokens: list[str], rules: dict[str, list[Rule]]) -> list[Rule]:
-    """The rules whose phrases the words hold, in order (longest match first at each place)."""
-    return [rule for _, rule in _rewrite(tokens, rules) if rule is not None]
+class Phrases:
+    """Phrases that tell a thing (a life event, a topic), matched like the lexicon: a word written with
+    diacritics matches the same word or the word typed without any, longest phrase first."""
+
+    def __init__(self, phrases: Iterable[tuple[str, str]]):
+        self._rules: dict[str, list[Rule]] = {}
+        for key, phrase in phrases:
+            rule = Rule(tuple(words(phrase)), (key,))
+            if rule.pattern:
+                self._rules.setdefault(rule.key, []).append(rule)
+        for rules in self._rules.values():
+            rules.sort(key=lambda r: -len(r.pattern))
+
+    def find(self, text: str) -> str | None:
+        """The key of the first phrase the text holds, or None."""
+        for _, rule in _rewrite(words(text), self._rules):
+            if rule is not None:
+                return rule.replacement[0]
+        return None
 
 
 def expand(tokens: list[str], rules: dict[str, list[Rule]] | None = None) -> list[str]:

@@ -97,3 +97,21 @@ def test_every_everyday_name_and_life_event_points_at_a_procedure_of_the_bundle(
 def test_life_events_are_told_by_their_phrases(q, event):
     found = bundled().detect(q)
     assert (found.id if found else None) == event
+
+
+@pytest.mark.parametrize(
+    ("q", "topic"),
+    [
+        ("hai vợ chồng tôi muốn ly hôn thuận tình thì nộp đơn ở đâu", "ly_hon"),
+        ("mới nghỉ việc ở công ty, muốn nhận trợ cấp thất nghiệp", "that_nghiep"),
+        ("con tôi chuyển trường từ Hà Nội về quê thì làm thế nào", "giao_duc"),
+    ],
+)
+def test_needs_the_records_do_not_hold_are_said_so_not_matched(index, q, topic):
+    r = index.search(q)
+    assert r.decision == "none" and r.topic == topic
+
+
+def test_a_held_procedure_that_mentions_a_topic_is_still_found(index):
+    r = index.search("ly hôn ở Hàn Quốc rồi, về Việt Nam ghi vào sổ hộ tịch thế nào")
+    assert r.codes[0] == "2.000554" and r.topic == ""
