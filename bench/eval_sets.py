@@ -92,7 +92,8 @@ def main() -> None:
     ap.add_argument("--holdout", action="store_true", help="also the held-out citizen set (figures only)")
     a = ap.parse_args()
     with gzip.open(BUNDLED_KB, "rt", encoding="utf-8") as f:
-        index = SearchIndex([Procedure.from_dict(json.loads(line)) for line in f])
+        # As the app does: records flagged as damaged at import are not searched.
+        index = SearchIndex([p for p in (Procedure.from_dict(json.loads(line)) for line in f) if not p.flags])
     kb = kb_codes()
     for name, path in sets(a.holdout).items():
         if a.set and name not in a.set:
