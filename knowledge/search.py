@@ -57,8 +57,8 @@ ASKED_VARIANT_PENALTY = 0.4  # stated by the citizen, so stronger evidence than 
 # Decision: below NONE_BELOW coverage nothing fits; an answer needs this coverage and margin.
 NONE_BELOW = 0.5
 ANSWER_COVERAGE = 0.8
-ANSWER_MARGIN = 0.25
-NAMED_MIN = 0.7  # an answer needs this much of the procedure's own name (or an everyday name) in the question
+ANSWER_MARGIN = 0.15
+NAMED_MIN = 0.5  # an answer needs this much of the procedure's own name (or an everyday name) in the question
 ACCENT_PENALTY = 0.4
 # Longer input is cut (a question is never this long); longer "words" are not repaired.
 MAX_QUERY_CHARS = 2000

@@ -147,7 +147,7 @@ def test_a_restart_continues_the_conversation(app):
 
 def test_a_restart_on_postgres_too(small_app):
     c = Citizen(small_app.conversations)
-    c.say("cấp lại giấy miễn thị thực")
+    c.say("gia hạn tạm trú")
     code = c.state.code
     assert code
     restarted = another_process(small_app)
