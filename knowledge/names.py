@@ -59,38 +59,49 @@ class NameFit:
         self.full_words = [_content(PARENTHESES.sub(" ", p.name)) for p in procs]
         # The words of each name as written, and "" for a word typed without diacritics (never a mismatch).
         self.title_marks = [{"", *words(restyle(p.name)), *(m for a in ps for m in a.marks)} for p, ps in pairs]
+        self.head_totals = [sum(idf.get(t, 0.0) for t in name) for name in self.head_words]
+        self.full_totals = [sum(idf.get(t, 0.0) for t in name) for name in self.full_words]
         self._known = lru_cache(maxsize=4096)(self._known_uncached)
 
     def coverage(self, i: int, terms: Sequence[str], marks: dict[str, str] | None = None) -> float:
         """IDF-weighted share of the query's known words found in the procedure's name, or in one of its
         aliases or everyday names; a word typed with other diacritics than the name's ('vàng' against
         'vắng') counts for little."""
-        known = self._known(tuple(terms))
-        if not known:
+        known, total = self._known(tuple(terms))
+        if not total:
             return 0.0
-        weights = known
-        if marks:
-            own_marks = self.title_marks[i]
-            weights = tuple((t, w * ACCENT_MISMATCH if marks.get(t, "") not in own_marks else w) for t, w in known)
+        bad = self._mismatched(i, marks)
         best = 0.0
         for names in (self.name_words[i], *self.alias_sets[i]):
-            best = max(best, sum(w for t, w in weights if t in names))
-        return best / sum(w for _, w in known)
+            found = 0.0
+            for t, w in known:
+                if t in names:
+                    found += w * ACCENT_MISMATCH if t in bad else w
+            best = max(best, found)
+        return best / total
 
-    def _known_uncached(self, terms: tuple[str, ...]) -> tuple[tuple[str, float], ...]:
-        return tuple((t, self.idf[t]) for t in dict.fromkeys(terms) if t in self.idf)
+    def _known_uncached(self, terms: tuple[str, ...]) -> tuple[tuple[tuple[str, float], ...], float]:
+        known = tuple((t, self.idf[t]) for t in dict.fromkeys(terms) if t in self.idf)
+        return known, sum(w for _, w in known)
+
+    def _mismatched(self, i: int, marks: dict[str, str] | None) -> set[str]:
+        """The question's words typed with other diacritics than the procedure's names write them."""
+        if not marks:
+            return set()
+        written = self.title_marks[i]
+        return {t for t, typed in marks.items() if typed not in written}
 
     def precision(self, i: int, terms: set[str], marks: dict[str, str] | None = None, whole: bool = False) -> float:
         """IDF-weighted share of the words of the name's main phrase (or `whole` name) that the question
         names (a word typed with other diacritics than the name's counts for little)."""
-        name = self.full_words[i] if whole else self.head_words[i]
-        total = sum(self.idf.get(t, 0.0) for t in name)
+        name, total = (self.full_words[i], self.full_totals[i]) if whole else (self.head_words[i], self.head_totals[i])
         if not total:
             return 0.0
+        bad = self._mismatched(i, marks)
         found = 0.0
         for t in name & terms:
-            typed = (marks or {}).get(t)
-            found += self.idf.get(t, 0.0) * (ACCENT_MISMATCH if typed and typed not in self.title_marks[i] else 1.0)
+            w = self.idf.get(t, 0.0)
+            found += w * ACCENT_MISMATCH if t in bad else w
         return found / total
 
     def alias_fit(self, i: int, seq: Sequence[str], marks: dict[str, str] | None = None) -> float:
@@ -98,9 +109,11 @@ class NameFit:
         whole, its words in order ('sang tên sổ đỏ' inside a long story); otherwise the IDF-weighted share of
         the best one's words it holds, scaled down (loose words are weaker evidence than the phrase). A word
         typed with other diacritics than the alias's ('tầng' for 'tặng') is not the alias's word."""
+        if not self.alias_seqs[i]:
+            return 0.0
         best = 0.0
         for alias, forms in zip(self.alias_seqs[i], self.alias_forms[i], strict=True):
-            words = [t for t in seq if not marks or marks.get(t, forms.get(t, "")) in (forms.get(t, ""), t)]
+            words = seq if not marks else [t for t in seq if marks.get(t, forms.get(t, "")) in (forms.get(t, ""), t)]
             if _holds(words, alias):
                 return 1.0
             total = sum(self.idf.get(t, 0.0) for t in alias)

@@ -287,7 +287,8 @@ class SearchIndex:
             terms |= set(self._own(ctx)) - excluded
             excluded |= set(ctx.excluded)
         scores = scores * self._level_weights(own or self._own(ctx))
-        top = [int(i) for i in np.argsort(-scores)[:CANDIDATES] if scores[i] > 0]
+        head = np.argpartition(-scores, CANDIDATES)[:CANDIDATES] if len(scores) > CANDIDATES else np.arange(len(scores))
+        top = [int(i) for i in head[np.argsort(-scores[head])] if scores[i] > 0]
         query_units = set(units(own)) | (set(units(self._own(ctx))) if ctx is not None else set())
         asked = {u for u in query_units & MODIFIERS if "_" in u}
         if not top:
