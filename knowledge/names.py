@@ -4,6 +4,7 @@ names (read through the lexicon as a question is). The search ranks and decides 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import replace
@@ -59,8 +60,21 @@ class NameFit:
         self.full_words = [_content(PARENTHESES.sub(" ", p.name)) for p in procs]
         # The words of each name as written, and "" for a word typed without diacritics (never a mismatch).
         self.title_marks = [{"", *words(restyle(p.name)), *(m for a in ps for m in a.marks)} for p, ps in pairs]
-        self.head_totals = [sum(idf.get(t, 0.0) for t in name) for name in self.head_words]
-        self.full_totals = [sum(idf.get(t, 0.0) for t in name) for name in self.full_words]
+        # A name word weighs by how rare it is as written: 'thú' (in 'thú y') is rare, though 'thu' is not.
+        df: dict[str, int] = {}
+        for name in self.full_words:
+            for w in set(name.values()):
+                df[w] = df.get(w, 0) + 1
+        n = max(1, len(procs))
+        form_idf = {w: math.log(1 + (n - c + 0.5) / (c + 0.5)) for w, c in df.items()}
+        self.weights = {
+            (whole, as_written): [
+                {t: form_idf.get(w, 0.0) if as_written else idf.get(t, 0.0) for t, w in name.items()} for name in names
+            ]
+            for whole, names in ((False, self.head_words), (True, self.full_words))
+            for as_written in (False, True)
+        }
+        self.totals = {key: [sum(ws.values()) for ws in table] for key, table in self.weights.items()}
         self._known = lru_cache(maxsize=4096)(self._known_uncached)
 
     def coverage(self, i: int, terms: Sequence[str], marks: dict[str, str] | None = None) -> float:
@@ -91,17 +105,21 @@ class NameFit:
         written = self.title_marks[i]
         return {t for t, typed in marks.items() if typed not in written}
 
-    def precision(self, i: int, terms: set[str], marks: dict[str, str] | None = None, whole: bool = False) -> float:
+    def precision(
+        self, i: int, terms: set[str], marks: dict[str, str] | None = None, whole: bool = False, as_written=False
+    ) -> float:
         """IDF-weighted share of the words of the name's main phrase (or `whole` name) that the question
-        names (a word typed with other diacritics than the name's counts for little)."""
-        name, total = (self.full_words[i], self.full_totals[i]) if whole else (self.head_words[i], self.head_totals[i])
+        names (a word typed with other diacritics than the name's counts for little). `as_written`: words
+        weigh by how rare they are as written in names, not folded ('thú' of 'thú y' is rare, 'thu' is not)."""
+        weights, total = self.weights[whole, as_written][i], self.totals[whole, as_written][i]
         if not total:
             return 0.0
         bad = self._mismatched(i, marks)
         found = 0.0
-        for t in name & terms:
-            w = self.idf.get(t, 0.0)
-            found += w * ACCENT_MISMATCH if t in bad else w
+        for t in terms:
+            w = weights.get(t)
+            if w:
+                found += w * ACCENT_MISMATCH if t in bad else w
         return found / total
 
     def alias_fit(self, i: int, seq: Sequence[str], marks: dict[str, str] | None = None) -> float:
@@ -162,10 +180,11 @@ def _named(alias: str) -> Analysis:
 
 
 
-def _content(name: str) -> frozenset[str]:
-    """The folded words of a name that say which procedure it is (abbreviations written in full)."""
+def _content(name: str) -> dict[str, str]:
+    """The words of a name that say which procedure it is (abbreviations written in full): folded, and as
+    written."""
     written = expand(words(restyle(name)), abbreviations())
-    return frozenset(fold_word(w) for w in written if w not in GENERIC_FORMS)
+    return {fold_word(w): w for w in reversed(written) if w not in GENERIC_FORMS}
 
 
 

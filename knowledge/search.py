@@ -356,8 +356,8 @@ class SearchIndex:
           'nhận trợ cấp thất nghiệp' is not 'ủy quyền lĩnh thay … trợ cấp thất nghiệp'."""
         if self.levels[i] == {"bo"} and "bo" not in self._asked_levels(own):
             return True
-        named = max(self.names.precision(i, set(own), marks, whole=True), self.names.alias_fit(i, own, marks))
-        return named < NAMED_MIN
+        whole = self.names.precision(i, set(own), marks, whole=True, as_written=True)
+        return max(whole, self.names.alias_fit(i, own, marks)) < NAMED_MIN
 
     @staticmethod
     def _asked_levels(terms: Sequence[str]) -> set[str]:
