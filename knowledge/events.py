@@ -42,7 +42,7 @@ class EventMap:
     def detect(self, text: str) -> LifeEvent | None:
         """The first event the text tells of, or None."""
         found = self._phrases.find(text)
-        return self.events[found] if found else None
+        return self.events[found[0]] if found else None
 
     def problems(self, codes: Iterable[str]) -> list[str]:
         """What is wrong with the map against the procedures known (`kb check`, tests): unknown codes,

@@ -193,11 +193,23 @@ class SearchIndex:
         text = text[:MAX_QUERY_CHARS]
         whole = self._query(text)
         result = replace(self._search(text, whole, history, k), named=whole.named)
-        topic = self.topics.find(text) if result.decision != "answer" else None
-        if topic is not None and not (result.hits and result.hits[0].coverage >= ANSWER_COVERAGE):
+        found = self.topics.find(text)
+        if found is not None and self._not_held(result, found[1]):
             # What the records do not hold: say so (and where to go), rather than offer a lookalike.
-            return replace(result, decision="none", topic=topic.id)
+            return replace(result, decision="none", topic=found[0].id)
         return result
+
+    def _not_held(self, result: SearchResult, phrase: tuple[str, ...]) -> bool:
+        """Whether a topic the records do not hold is what is asked: no procedure fits well, or the one
+        that fits takes the topic's words without being about it ('hành nghề thú y' for 'hành nghề y')."""
+        if not result.hits:
+            return True
+        if result.decision != "answer":
+            return result.hits[0].coverage < ANSWER_COVERAGE
+        name = f" {' '.join(fold_word(w) for w in words(result.hits[0].name))} "
+        if f" {' '.join(phrase)} " in name:
+            return False  # the procedure is about the topic ('ghi vào sổ hộ tịch việc ly hôn …')
+        return any(f" {w} " in name for w in phrase)
 
     def _search(self, text: str, whole: _Query, history: Sequence[str], k: int) -> SearchResult:
         aspects = whole.aspects

@@ -196,11 +196,11 @@ class Phrases:
         for rules in self._rules.values():
             rules.sort(key=lambda r: -len(r.pattern))
 
-    def find(self, text: str) -> str | None:
-        """The key of the first phrase the text holds, or None."""
+    def find(self, text: str) -> tuple[str, tuple[str, ...]] | None:
+        """The key of the first phrase the text holds, and that phrase's words (folded), or None."""
         for _, rule in _rewrite(words(text), self._rules):
             if rule is not None:
-                return rule.replacement[0]
+                return rule.replacement[0], tuple(fold_word(w) for w in rule.pattern)
         return None
 
 

@@ -28,9 +28,10 @@ class Topics:
         self.by_id = {t.id: t for t, _ in topics}
         self._phrases = Phrases((t.id, p) for t, phrases in topics for p in phrases)
 
-    def find(self, text: str) -> Topic | None:
+    def find(self, text: str) -> tuple[Topic, tuple[str, ...]] | None:
+        """The topic the text asks about, with the phrase that tells it (folded words), or None."""
         found = self._phrases.find(text)
-        return self.by_id[found] if found else None
+        return (self.by_id[found[0]], found[1]) if found else None
 
 
 def parse(data: list[dict]) -> Topics:
