@@ -34,7 +34,8 @@ class KnowledgeBase:
             with self.factory() as session:
                 revision = store.current_revision(session)
                 if self._index is None or revision != self._revision:
-                    self._index = SearchIndex(store.load_all(session))
+                    # Damaged records (flagged at import) are never searched, browsed or answered.
+                    self._index = SearchIndex([p for p in store.load_all(session) if not p.flags])
                     self._revision = revision
             self._checked = now
         return self._index

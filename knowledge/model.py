@@ -45,6 +45,14 @@ class LegalBasis:
     number: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Flag:
+    """Why a record is kept out of search and answers: the field at fault and what is wrong with it."""
+
+    field: str
+    reason: str
+
+
 @dataclass(slots=True)
 class Procedure:
     code: str
@@ -70,6 +78,14 @@ class Procedure:
     ministry: str = ""
     aliases: list[str] = field(default_factory=list)
     questions: list[str] = field(default_factory=list)
+    # The procedure code the portal page itself shows (the crawl's `raw_text`); differs from `code` on a
+    # damaged record whose page is another procedure's.
+    page_code: str = ""
+    # Aspects the portal page holds that the parser could not read (answered "chưa có thông tin").
+    page_gaps: list[str] = field(default_factory=list)
+    # Set at import over the whole KB (knowledge/integrity.py): a flagged record is kept, exported, and
+    # kept out of search, browsing and answers.
+    flags: list[Flag] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The project format: plain JSON-ready values, empty fields left out to keep it compact."""
@@ -87,4 +103,5 @@ class Procedure:
         ]
         kw["documents"] = [Document(**d) for d in data.get("documents", ())]
         kw["legal_basis"] = [LegalBasis(**b) for b in data.get("legal_basis", ())]
+        kw["flags"] = [Flag(**f) for f in data.get("flags", ())]
         return cls(**kw)

@@ -3,8 +3,9 @@
 The crawled records keep the portal's tables flattened into single strings with no separators
 (`Hình thức nộpThời gianPhí, lệ phíMô tảTrực tuyến1Miễn phí...`). The parsers below split them back
 into rows using the shapes that occur in the data. They are deliberately conservative: every number in
-the output (fee amounts, time values, legal document numbers) is a substring of the source field, numbers
-never move from one channel to another, and text that cannot be split with confidence is kept as written.
+the output (fee amounts, time values, legal document numbers) is a substring of the source field (or of
+the page section read instead, see "Page text"), numbers never move from one channel to another, and text
+that cannot be split with confidence is kept as written.
 
 Decisions on ambiguous shapes (see also the tests):
 
@@ -17,7 +18,10 @@ Decisions on ambiguous shapes (see also the tests):
   The fee column is `Miễn phí`, `Không có thông tin` or `<amount> <currency>`, optionally followed by a
   parenthesised note; the rest of the row is the description. `fees` lists every money amount found in the
   fee text (amount followed by a currency, or a grouped amount after a `Phí:` label or before `/lần`).
-  Amounts mentioned only in the description are not turned into `Fee`s.
+  When the time cell says nothing, the time is the lines (or sentences) of the description that state one
+  (`trong thời hạn 07 ngày làm việc, kể từ ...`), else of the fee cell's note; when the fee cell says
+  nothing, the fee is the description's lines naming a fee with its amount (`Lệ phí : 20.000 Đồng (...)`).
+  Both are copied as written, list marks dropped.
 * Documents: the quantity is `<digit> bản chính[,<digit> bản sao]` glued to the end of a row; a single digit
   is assumed (so `...ngày 24/7/20231 bản chính` keeps the year intact). A form file name (`...docx`) glued
   before the quantity is split off at the most plausible boundary; several forms are joined with "; ".
@@ -26,6 +30,12 @@ Decisions on ambiguous shapes (see also the tests):
 * Legal basis: a row ends with its number; the number is recognised by its shape and by the fact that the
   next title starts right after it. When the title ends with the same number (`Luật 54/2014/QH1354/2014/QH13`)
   the repeated part is used. When no number can be recognised the text is kept as a title with number "".
+* Page text: `raw_text` is the whole page. The crawl cut it into fields at the first occurrence of each
+  section heading's words anywhere, so a heading quoted inside a section (`mục 12.3 (Thành phần hồ sơ)` in
+  the steps) cut that section short and shifted the rest into the next field (a documents field holding
+  step text). Where a field differs from the page's own section, found by looking for each heading only
+  after the previous one, the section is read instead. `page_code` is the code the page shows, and
+  `page_gaps` the answer aspects the page states but the record lacks (none in the current crawl).
 """
 
 from __future__ import annotations
@@ -36,7 +46,15 @@ from typing import Any
 
 from knowledge.model import Channel, Document, Fee, LegalBasis, Procedure
 
-__all__ = ["RecordError", "is_portal_record", "parse_portal_record"]
+__all__ = [
+    "RecordError",
+    "is_portal_record",
+    "page_code",
+    "page_gaps",
+    "page_sections",
+    "page_states",
+    "parse_portal_record",
+]
 
 
 class RecordError(ValueError):
@@ -247,6 +265,48 @@ def _extract_fees(fee_text: str) -> tuple[Fee, ...]:
     return tuple(fees)
 
 
+# A time written out in a description: a count and a unit, not part of a date (`ngày 15 tháng 01 năm 2022`).
+_TIME_PHRASE = re.compile(
+    r"(?<![\d/.,])(?<!ngày )(?<!tháng )\d{1,3}(?:[.,]\d+)?[ \t]*(?:ngày|giờ|tháng|năm|tuần|phút)(?![^\W\d_])",
+    re.IGNORECASE,
+)
+# Of the lines stating a time, those about the handling time, when there are any.
+_TIME_LABEL = re.compile(r"thời hạn|thời gian|kể từ|trong vòng|giải quyết|trả kết quả", re.IGNORECASE)
+_FEE_WORD = re.compile(r"phí(?![^\W\d_])", re.IGNORECASE)
+
+
+def _states_time(line: str) -> bool:
+    return _TIME_PHRASE.search(line) is not None
+
+
+def _states_fee(line: str) -> bool:
+    """A fee named with its amount in the same clause: `Lệ phí : 20.000 Đồng (...)`, `Phí thẩm định: 1.500.000/lần`."""
+    for m in _FEE_WORD.finditer(line):
+        clause = line[m.start() :].split(";", 1)[0][:100]
+        if _MONEY.search(clause) or _LABELLED_MONEY.search(clause) or _PER_UNIT_MONEY.search(clause):
+            return True
+    return False
+
+
+_SENTENCE_SPLIT = re.compile(r"\n|(?<=[.!?])\s+(?=[" + _UPPER + r"])")
+
+
+def _stated_lines(text: str, states, preferred: re.Pattern | None = None) -> str:
+    """The lines or sentences of `text` for which `states` holds (list marks and a stray closing bracket
+    dropped, each once), those matching `preferred` when there are any; "" when none. Copied as written,
+    so every number is the record's."""
+    lines: list[str] = []
+    for piece in _SENTENCE_SPLIT.split(text):
+        line = _line(piece).lstrip("-+*• ").strip()
+        if line.endswith(")") and line.count(")") > line.count("("):
+            line = line[:-1].rstrip()
+        if line and states(line) and line not in lines:
+            lines.append(line)
+    if preferred is not None:
+        lines = [x for x in lines if preferred.search(x)] or lines
+    return "\n".join(lines)
+
+
 def _parse_channel_row(name: str, row: str) -> Channel:
     s = row.lstrip(" \t")
     time = time_value = time_unit = ""
@@ -289,6 +349,11 @@ def _parse_channel_row(name: str, row: str) -> Channel:
     description = _scalar(s[j:])
     if _is_placeholder(time):
         time = ""
+    # A cell saying "Không có thông tin" while the row states it elsewhere: those lines, as written.
+    if not time:  # in the description, else in the fee cell's note (1.003198)
+        time = _stated_lines(description, _states_time, _TIME_LABEL) or _stated_lines(fee, _states_time, _TIME_LABEL)
+    if not fee:
+        fee = fee_for_amounts = _stated_lines(description, _states_fee)
     return Channel(
         name=name,
         time=time,
@@ -642,6 +707,94 @@ def _parse_legal_basis(raw: str) -> list[LegalBasis]:
     return out
 
 
+# ------------------------------------------------------------------------------------------ page
+
+# The page's section headings in page order, each with the crawl field that should hold that section.
+_PAGE_SECTIONS = (
+    ("trinh_tu_thuc_hien", "Trình Tự Thực Hiện"),
+    ("cach_thuc_thuc_hien", "Cách Thức Thực Hiện"),
+    ("thanh_phan_ho_so", "Thành phần hồ sơ"),
+    ("can_cu_phap_ly", "Căn cứ pháp lý"),
+    ("co_quan_thuc_hien", "Cơ quan thực hiện"),
+    ("yeu_cau_dieu_kien", "Yêu cầu, điều kiện thực hiện"),
+    ("ket_qua_xu_ly", "Kết quả xử lý"),
+)
+# The code the page shows; the same rule as ../shared/eval/score.py uses to tell damaged records.
+_PAGE_CODE = re.compile(r"Mã thủ tục[:\s]*([0-9]\.[0-9]{6})")
+_RESULT_CODES = re.compile(r"\bKQ\.[\w.]+")
+_FEE_STATED = re.compile(r"Miễn phí|không thu (?:lệ )?phí|phí\s*:", re.IGNORECASE)
+# What the record holds for each aspect of an answer (knowledge/answer.py says "chưa có thông tin" without it).
+_RECORD_HAS = {
+    "documents": lambda p: bool(p.documents),
+    "fee": lambda p: any(c.fee for c in p.channels),
+    "time": lambda p: any(c.time for c in p.channels),
+    "place": lambda p: bool(p.agency or p.authority or p.address or p.channels),
+    "steps": lambda p: bool(p.steps),
+    "conditions": lambda p: bool(p.conditions),
+    "legal": lambda p: bool(p.legal_basis),
+    "online": lambda p: bool(p.channels),
+    "result": lambda p: bool(p.result),
+}
+
+
+def page_sections(raw_text: str) -> dict[str, str]:
+    """The page text (`raw_text`) cut at its section headings, by crawl field name.
+
+    The crawl cut the page at the first occurrence of a heading's words anywhere, so `(Thành phần hồ sơ)`
+    inside the steps cut them short and shifted their end into the documents field (2.000809). Looking for
+    each heading only after the previous one finds the sections as the page shows them."""
+    text = _nfc(raw_text)
+    marks, pos = [], 0
+    for key, heading in _PAGE_SECTIONS:
+        i = text.find(heading, pos)
+        if i >= 0:
+            marks.append((key, i, i + len(heading)))
+            pos = i + len(heading)
+    if not marks:
+        return {}
+    ends = [start for _, start, _ in marks[1:]] + [len(text)]
+    return {key: text[body:end] for (key, _, body), end in zip(marks, ends, strict=True)}
+
+
+def page_code(raw_text: str, code: str) -> str:
+    """The procedure code the page shows: `code` itself when named there, else the other one named, or ""."""
+    named = _PAGE_CODE.findall(_nfc(raw_text))
+    return code if code in named else (named[0] if named else "")
+
+
+def page_states(sections: dict[str, str]) -> set[str]:
+    """The answer aspects the page says something about, read from its text (not from the parsed fields)."""
+
+    def has(key: str, header: str = "") -> bool:
+        text = sections.get(key, "").replace(header, " ") if header else sections.get(key, "")
+        return not _is_placeholder(_line(_RESULT_CODES.sub(" ", text)))
+
+    rows = sections.get("cach_thuc_thuc_hien", "").replace(_CHANNEL_HEADER, " ")
+    channels = _CHANNEL_RE.search(rows) is not None
+    states = {
+        "documents": has("thanh_phan_ho_so", _DOC_HEADER),
+        "fee": bool(_FEE_STATED.search(rows) or _MONEY.search(rows)),
+        "time": _TIME_PHRASE.search(rows) is not None,
+        "place": channels or has("co_quan_thuc_hien"),
+        "steps": has("trinh_tu_thuc_hien"),
+        "conditions": not _is_placeholder(_line(_cut_furniture(sections.get("yeu_cau_dieu_kien", "")))),
+        "legal": has("can_cu_phap_ly", _LEGAL_HEADER),
+        "online": channels,
+        "result": bool(_parse_result(sections.get("ket_qua_xu_ly", ""))),
+    }
+    return {aspect for aspect, stated in states.items() if stated}
+
+
+def page_gaps(sections: dict[str, str], proc: Procedure) -> list[str]:
+    """Aspects the page states that the record lacks: a citizen would be told "chưa có thông tin"."""
+    stated = page_states(sections)
+    return [aspect for aspect, has in _RECORD_HAS.items() if aspect in stated and not has(proc)]
+
+
+def _squash(s: str) -> str:
+    return "".join(_nfc(s).split())
+
+
 # ---------------------------------------------------------------------------------------- record
 
 _CODE = re.compile(r"\d+\.\d+")
@@ -670,6 +823,7 @@ _STRING_FIELDS = (
     "can_cu_phap_ly",
     "yeu_cau_dieu_kien",
     "ket_qua_xu_ly",
+    "raw_text",
 )
 
 
@@ -697,8 +851,13 @@ def parse_portal_record(raw: dict) -> Procedure:
     if _is_placeholder(name):
         raise RecordError(code, "ten_thu_tuc", "missing or blank procedure name")
 
+    sections = page_sections(raw.get("raw_text") or "")
+
     def get(key: str) -> str:
-        return raw.get(key) or ""
+        value = raw.get(key) or ""
+        own = sections.get(key)
+        # The crawl cut this field at a heading's words inside another section: read the page's own section.
+        return own if own is not None and _squash(own) != _squash(value) else value
 
     def field(key: str, parse: Any) -> Any:
         try:
@@ -710,7 +869,7 @@ def parse_portal_record(raw: dict) -> Procedure:
 
     scalars = {attr: _scalar(get(key)) for key, attr in _SCALARS.items()}
     levels = [lv for lv in (_line(p) for p in get("cap_thuc_hien").split(",")) if not _is_placeholder(lv)]
-    return Procedure(
+    proc = Procedure(
         code=code,
         name=name,
         levels=levels,
@@ -720,5 +879,8 @@ def parse_portal_record(raw: dict) -> Procedure:
         legal_basis=field("can_cu_phap_ly", _parse_legal_basis),
         conditions=field("yeu_cau_dieu_kien", lambda s: _scalar(_cut_furniture(_nfc(s)))),
         result=field("ket_qua_xu_ly", _parse_result),
+        page_code=page_code(get("raw_text"), code),
         **scalars,
     )
+    proc.page_gaps = page_gaps(sections, proc)
+    return proc

@@ -12,8 +12,9 @@ import hashlib
 import io
 import json
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,7 +34,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
-from knowledge.model import Procedure
+from knowledge import integrity
+from knowledge.model import Flag, Procedure
 from knowledge.portal import RecordError, is_portal_record, parse_portal_record
 
 metadata = MetaData()
@@ -94,8 +96,11 @@ FLAT_COLUMNS = [
     "ministry",
     "aliases",
     "questions",
+    "page_code",
+    "page_gaps",
+    "flags",
 ]
-JSON_COLUMNS = {"levels", "steps", "channels", "documents", "legal_basis", "aliases", "questions"}
+JSON_COLUMNS = {"levels", "steps", "channels", "documents", "legal_basis", "aliases", "questions", "page_gaps", "flags"}
 
 
 class ImportFailed(Exception):
@@ -107,9 +112,17 @@ class ImportReport:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    # Damaged records in the whole KB after the import (kept out of search and answers), and by flag field.
+    flagged: int = 0
+    flag_fields: Counter[str] = field(default_factory=Counter)
 
     def __str__(self) -> str:
-        return f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged"
+        text = f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged"
+        if self.flagged:
+            reasons = integrity.FLAG_REASONS.items()
+            why = ", ".join(f"{self.flag_fields[f]} {reason}" for f, reason in reasons if f in self.flag_fields)
+            text += f"; {self.flagged} flagged and kept out of search and answers ({why}; see kb check)"
+        return text
 
 
 def content_hash(data: dict) -> str:
@@ -245,12 +258,17 @@ def save_procedures(
     actor: str,
     progress: Callable[[int, int], None] | None = None,
 ) -> ImportReport:
-    """Upsert procedures in one transaction, keeping a change entry for each created or changed one."""
-    procs = list(procs)
+    """Upsert procedures in one transaction, keeping a change entry for each created or changed one.
+
+    Damaged records are flagged anew over the whole KB (knowledge/integrity.py), whatever flags the input
+    carries; a stored record whose flags change with this save is saved too."""
     report = ImportReport()
     now = datetime.now(UTC)
     with factory.begin() as session:
         existing = dict(session.execute(select(procedures.c.code, procedures.c.data)).all())
+        procs, flags = _flagged(list(procs), existing)
+        report.flagged = len(flags)
+        report.flag_fields.update(f.field for fs in flags.values() for f in fs)
         for i, proc in enumerate(procs, 1):
             validate(proc)
             data = json.loads(json.dumps(proc.to_dict(), ensure_ascii=False))  # tuples become lists as stored
@@ -286,6 +304,22 @@ def save_procedures(
         if report.created or report.updated:
             _bump_revision(session)
     return report
+
+
+def _flagged(procs: list[Procedure], existing: dict[str, dict]) -> tuple[list[Procedure], dict[str, list[Flag]]]:
+    """`procs` with the flags the whole KB after this save gives them, followed by the stored records whose
+    flags change with it (a new record can make an old one a duplicate); and the flags of the whole KB."""
+    incoming = {p.code for p in procs}
+    kept = {code: data for code, data in existing.items() if code not in incoming}
+    flags = integrity.damage_flags(
+        [(p.code, p.name, p.page_code) for p in procs]
+        + [(code, data.get("name", ""), data.get("page_code", "")) for code, data in kept.items()]
+    )
+    out = [replace(p, flags=flags.get(p.code, [])) for p in procs]
+    for code, data in kept.items():
+        if [Flag(**f) for f in data.get("flags", ())] != flags.get(code, []):
+            out.append(replace(Procedure.from_dict(data), flags=flags.get(code, [])))
+    return out, flags
 
 
 def import_file(

@@ -1,6 +1,7 @@
 """Tests for the national public-service portal parser (knowledge/portal.py).
 
-Fixtures are real records from the portal crawl, trimmed (tests/fixtures/portal/records.jsonl).
+Fixtures are real records from the portal crawl, trimmed (tests/fixtures/portal/records.jsonl), and whole
+records with their page text (tests/fixtures/portal/pages.jsonl).
 """
 
 from __future__ import annotations
@@ -14,10 +15,14 @@ from pathlib import Path
 import pytest
 
 from knowledge.model import Channel, Document, Fee, LegalBasis, Procedure
-from knowledge.portal import RecordError, is_portal_record, parse_portal_record
+from knowledge.portal import RecordError, is_portal_record, page_gaps, page_sections, page_states, parse_portal_record
 
-FIXTURES = Path(__file__).parent / "fixtures" / "portal" / "records.jsonl"
-RECORDS = {r["ma_thu_tuc"]: r for r in map(json.loads, FIXTURES.read_text(encoding="utf-8").splitlines())}
+FIXTURES = Path(__file__).parent / "fixtures" / "portal"
+RECORDS = {
+    r["ma_thu_tuc"]: r
+    for name in ("records.jsonl", "pages.jsonl")  # a whole record replaces its trimmed copy
+    for r in map(json.loads, (FIXTURES / name).read_text(encoding="utf-8").splitlines())
+}
 
 CHANNEL_HEADER = "Hình thức nộpThời gianPhí, lệ phíMô tả"
 DOC_HEADER = "Tên giấy tờMẫu đơn, tờ khaiSố lượng"
@@ -258,7 +263,8 @@ def test_channel_lost_unit_glued_to_amount():
 
 def test_channel_no_time_then_amount():
     ch = parse("2.001263").channels  # Trực tuyếnKhông có thông tin400,000 Việt Nam Đồng(Lệ phí : 400.000 Đồng ...
-    assert ch[0].time == ""
+    assert ch[0].time_value == "" and ch[0].time_unit == ""
+    assert "Thời gian kiểm tra hồ sơ và lấy ý kiến: 10 ngày, kể từ ngày nhận đủ hồ sơ hợp lệ;" in ch[0].time.split("\n")
     assert amounts(ch[0]) == [("400,000", "Việt Nam Đồng"), ("400.000", "Đồng"), ("400.000", "đ")]
     assert "Lệ phí : 400.000 Đồng (Mức thu lệ phí: 400.000đ/trường hợp." in ch[0].fees[1].text
     assert ch[0].description.startswith("Cách thức thực hiện")
@@ -286,10 +292,25 @@ def test_channel_fee_with_note_and_description():
     assert ch[0].description == "20 ngày làm việc kể từ khi nhận đủ hồ sơ hợp lệ."
 
 
-def test_numbers_in_description_are_not_fees():
-    ch = parse("1.003135").channels  # fee column "Không có thông tin", fees only mentioned in the description
-    assert all(c.fee == "" and c.fees == () for c in ch)
-    assert "Lệ phí : 20.000 Đồng" in ch[0].description
+def test_fee_written_in_the_description():
+    ch = parse("1.003135").channels  # fee column "Không có thông tin", the fees written in the description
+    assert [c.name for c in ch] == ["Trực tuyến", "Dịch vụ bưu chính", "Trực tiếp"]
+    for c in ch:
+        assert c.fee.split("\n") == [
+            "Lệ phí : 20.000 Đồng (Lệ phí Cấp mới, cấp lại chứng chỉ chuyên môn: 20.000 đồng/giấy.);",
+            "Lệ phí : 50.000 Đồng (Lệ phí Cấp mới, cấp lại chứng nhận khả năng chuyên môn thuyền trưởng, "
+            "máy trưởng: 50.000 đồng/giấy;)",
+        ]
+        assert {(f.amount, f.unit) for f in c.fees} == {
+            ("20.000", "Đồng"),
+            ("20.000", "đồng"),
+            ("50.000", "Đồng"),
+            ("50.000", "đồng"),
+        }
+        assert c.time == "5 Ngày làm việc"  # the description's "05 ngày làm việc" does not replace the cell
+    # A fee word without an amount in its clause is no fee.
+    ch = channels("Trực tiếp5 NgàyKhông có thông tinPhí : Đồng Không thu lệ phí; phạt 100.000 đồng nếu nộp muộn")
+    assert ch[0].fee == "" and ch[0].fees == ()
 
 
 def test_multiple_fees_in_one_channel():
@@ -505,6 +526,114 @@ def test_legal_basis_without_header():
     assert parse_portal_record(record(can_cu_phap_ly=": Thông tư 269/2016/TT-BTC ngày 14/11/2016")).legal_basis == []
 
 
+# -------------------------------------------------------------------------------------- page text
+
+PAGE = (
+    "Đăng ký thửTên thủ tụcĐăng ký thửMã thủ tục1.000001Số quyết định1/QĐThủ tục hành chính liên quanKhông có"
+    " thông tinTrình Tự Thực HiệnBước 1. Lập hồ sơ theo mục 3 (Thành phần hồ sơ).\nBước 2. Nhận kết quả."
+    "Cách Thức Thực Hiện" + CHANNEL_HEADER + "Trực tiếpKhông có thông tinKhông có thông tin"
+    "- Trong thời hạn 05 ngày làm việc, kể từ ngày nhận đủ hồ sơ.\n- Lệ phí : 20.000 Đồng (mỗi giấy)"
+    "Thành phần hồ sơ--" + DOC_HEADER + "Tờ khai1 bản chínhCăn cứ pháp lý" + LEGAL_HEADER + "Luật Thử01/2020/QH14"
+    "Cơ quan thực hiệnỦy ban nhân dân cấp xãYêu cầu, điều kiện thực hiệnKhông có thông tin"
+    "Kết quả xử lýGiấy chứng nhậnMã: KQ.G01.000001Từ khóaKhông có thông tin"
+)
+
+
+def test_page_sections_find_each_heading_after_the_previous():
+    sections = page_sections(PAGE)
+    assert sections["trinh_tu_thuc_hien"].endswith("(Thành phần hồ sơ).\nBước 2. Nhận kết quả.")
+    assert sections["thanh_phan_ho_so"] == "--" + DOC_HEADER + "Tờ khai1 bản chính"
+    assert sections["ket_qua_xu_ly"] == "Giấy chứng nhậnMã: KQ.G01.000001Từ khóaKhông có thông tin"
+    assert page_sections("Trang chủ ...") == {}
+
+
+def test_fields_cut_by_the_crawl_are_read_from_the_page():
+    # As crawled: the steps cut at "Thành phần hồ sơ" inside them, the documents field holding the rest.
+    sections = page_sections(PAGE)
+    raw = record(
+        raw_text=PAGE,
+        trinh_tu_thuc_hien="Bước 1. Lập hồ sơ theo mục 3 (",
+        thanh_phan_ho_so=").\nBước 2. Nhận kết quả.",
+        cach_thuc_thuc_hien=CHANNEL_HEADER + sections["cach_thuc_thuc_hien"].split(CHANNEL_HEADER)[1],
+    )
+    p = parse_portal_record(raw)
+    assert p.steps == ["Lập hồ sơ theo mục 3 (Thành phần hồ sơ).", "Nhận kết quả."]
+    assert p.documents == [Document(name="Tờ khai", quantity="1 bản chính")]
+    assert p.legal_basis == [LegalBasis("Luật Thử", "01/2020/QH14")]
+    assert p.result == "Giấy chứng nhận" and p.agency == "Ủy ban nhân dân cấp xã"
+    assert (p.page_code, p.page_gaps) == ("1.000001", [])
+
+
+def test_documents_from_the_page_when_the_crawl_holds_step_text():
+    raw = RECORDS["2.000809"]
+    assert raw["thanh_phan_ho_so"].startswith("); nộp cho cơ quan BHXH")  # the crawl's field: the steps' end
+    p = parse("2.000809")
+    assert [s.split(" ", 2)[:2] for s in p.steps] == [["Lập,", "nộp"], ["Cơ", "quan"], ["Nhận", "kết"]]
+    assert p.steps[0].endswith(
+        "mục 12.3 (Thành phần hồ sơ); nộp cho cơ quan BHXH nơi chi trả lương hưu, trợ cấp "
+        "BHXH hàng tháng trước khi đi tù hoặc xuất cảnh hoặc mất tích."
+    )
+    assert [d.name[:2] for d in p.documents] == ["1.", "2.", "4.", "3."]
+    assert p.documents[0] == Document(name="1. Bản chính Đơn đề nghị", quantity="1 bản chính")
+    assert all(d.quantity == "0 bản chính,1 bản sao" for d in p.documents[1:])
+    assert p.page_gaps == []
+
+
+def test_time_written_in_the_description():
+    direct = {c.name: c for c in parse("1.004417").channels}["Trực tiếp"]  # time cell "Không có thông tin"
+    assert (direct.time_value, direct.time_unit) == ("", "")
+    assert direct.time.split("\n") == [
+        "trong thời hạn 07 ngày làm việc, kể từ ngày tiếp nhận hồ sơ, Cục HKVN xem xét nội dung hồ sơ, thống nhất "
+        "và thông báo chính thức kế hoạch kiểm tra.",
+        "Trong thời hạn 20 ngày Cục HKVN sẽ cấp Giấy chứng nhận tổ chức chế tạo cho người làm đơn đề nghị nếu kết "
+        "quả kiểm tra đáp ứng các yêu cầu quy định tại Phần này.",
+    ]
+    assert direct.fee.startswith("20,000,000 VNĐ(")  # the fee cell is untouched
+    # Lines about the handling time are preferred; dates are not times.
+    ch = channels(
+        "Trực tiếpKhông có thông tinMiễn phíNghị định ngày 15 tháng 01 năm 2022.\nẢnh chụp trong 06 tháng.\n"
+        "- Thời hạn giải quyết: 10 ngày làm việc."
+    )
+    assert ch[0].time == "Thời hạn giải quyết: 10 ngày làm việc."
+    assert channels("Trực tiếpKhông có thông tinMiễn phíNghị định ngày 15 tháng 01 năm 2022")[0].time == ""
+
+
+def test_time_written_in_the_fee_note():
+    # 1.003198: the whole description sits in the fee cell's note.
+    ch = channels(
+        "Trực tuyếnKhông có thông tinMiễn phí(Cách thức thực hiện : Gửi hồ sơ đến Sở Tư pháp. Thời hạn giải quyết :"
+        " Trong thời hạn 15 ngày, kể từ ngày nhận được đủ hồ sơ hợp lệ. Trường hợp cần xác minh thì thời hạn có thể"
+        " kéo dài nhưng không quá 30 ngày.)"
+    )
+    assert ch[0].time.split("\n") == [
+        "Thời hạn giải quyết : Trong thời hạn 15 ngày, kể từ ngày nhận được đủ hồ sơ hợp lệ.",
+        "Trường hợp cần xác minh thì thời hạn có thể kéo dài nhưng không quá 30 ngày.",
+    ]
+    assert ch[0].fee.startswith("Miễn phí(Cách thức thực hiện")
+
+
+def test_page_code():
+    assert parse("3.000224").page_code == "1.014023"  # a damaged record: the page is another procedure's
+    assert parse("1.002359").page_code == "1.002359"
+    assert parse("1.000178").page_code == ""  # no page text
+
+
+def test_page_gaps_name_what_the_page_states_and_the_record_lacks():
+    # A dossier listed on the page without the table the parser reads.
+    page = PAGE.replace("--" + DOC_HEADER + "Tờ khai1 bản chính", "Tờ khai theo mẫu; bản sao giấy tờ tùy thân")
+    p = parse_portal_record(record(raw_text=page))
+    assert p.documents == [] and "documents" in page_gaps(page_sections(page), p)
+    assert page_states(page_sections(page)) >= {"documents", "fee", "time", "steps", "legal", "result", "place"}
+    assert "conditions" not in page_states(page_sections(page))  # "Không có thông tin"
+    assert page_states(page_sections(PAGE.replace("Giấy chứng nhậnMã", "...Mã"))) >= {"documents"}
+    assert "result" not in page_states(page_sections(PAGE.replace("Giấy chứng nhậnMã", "...Mã")))
+
+
+@pytest.mark.parametrize("code", ["2.000809", "1.004417", "1.003135", "3.000224", "1.002544", "1.002359", "2.000281"])
+def test_whole_fixture_pages_leave_no_gaps(code):
+    assert parse(code).page_gaps == []
+
+
 # ------------------------------------------------------------------------------------ bad records
 
 
@@ -555,16 +684,24 @@ def _flat(s: str) -> str:
     return " ".join(unicodedata.normalize("NFC", s).split())
 
 
+def _source(raw: dict, key: str) -> str:
+    """The text the parser reads for a field: the field, or the page's own section when they differ."""
+    field = unicodedata.normalize("NFC", raw.get(key, ""))
+    own = page_sections(raw.get("raw_text", "")).get(key)
+    return own if own is not None and "".join(own.split()) != "".join(field.split()) else field
+
+
 @pytest.mark.parametrize("code", sorted(RECORDS))
 def test_every_parsed_number_occurs_in_its_source_field(code):
     raw = RECORDS[code]
     p = parse(code)
-    channel_src = unicodedata.normalize("NFC", raw.get("cach_thuc_thuc_hien", ""))
-    legal_src = unicodedata.normalize("NFC", raw.get("can_cu_phap_ly", ""))
+    channel_src = _source(raw, "cach_thuc_thuc_hien")
+    legal_src = _source(raw, "can_cu_phap_ly")
     for ch in p.channels:
         for d in DIGITS.findall(ch.time_value):
             assert d in channel_src and d in ch.time
-        assert _flat(ch.fee) in _flat(channel_src)
+        for line in ch.time.split("\n") + ch.fee.split("\n"):  # a time or fee taken from the description: by line
+            assert _flat(line) in _flat(channel_src)
         for fee in ch.fees:
             assert isinstance(fee, Fee)
             assert fee.amount and fee.amount in ch.fee and fee.amount in fee.text  # never from another channel
@@ -574,6 +711,6 @@ def test_every_parsed_number_occurs_in_its_source_field(code):
         for d in DIGITS.findall(basis.number):
             assert d in legal_src
         assert _flat(basis.number) in _flat(legal_src)
-    doc_src = _flat(raw.get("thanh_phan_ho_so", ""))
+    doc_src = _flat(_source(raw, "thanh_phan_ho_so"))
     for doc in p.documents:
         assert doc.quantity in doc_src
