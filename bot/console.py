@@ -24,13 +24,16 @@ def chat(
     read: Callable[[str], str] = input,
     write: Callable[[str], None] = print,
     user: str = "local",
-    deliver: Callable[[], None] | None = None,
+    deliver: Callable[[], list[Button] | None] | None = None,
+    echo: bool = False,
 ) -> None:
     """Read lines until EOF or 'thoát'; a number presses a button of the last replies.
 
-    The conversation is stored like any other channel's: quitting and starting again carries on.
-    `deliver` runs after each message: it prints the notifications the outbox holds for the console
-    (the acknowledgement of a feedback, with its tracking code, comes that way).
+    The conversation is stored like any other channel's (keyed by `user`): quitting and starting again
+    carries on. `deliver` runs after each message: it prints the notifications the outbox holds for the
+    console (the acknowledgement of a feedback, with its tracking code, comes that way) and returns the
+    buttons it printed, which a number then presses. With `echo` (input piped in, not typed), each line
+    read is written after the prompt, so the output reads as a transcript.
     """
     buttons: list[Button] = []
 
@@ -43,7 +46,9 @@ def chat(
         if shown:
             buttons = shown
         if deliver is not None:
-            deliver()
+            shown = deliver()
+            if shown:
+                buttons = shown
         sys.stdout.flush()
 
     write("Trợ lý thủ tục hành chính (gõ “thoát” để kết thúc, gõ số để bấm nút).")
@@ -54,6 +59,8 @@ def chat(
         except (EOFError, KeyboardInterrupt):
             write("")
             return
+        if echo:
+            write(line)
         if line.strip().lower() in EXIT:
             write("Tạm biệt!")
             return

@@ -14,16 +14,18 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.orm import sessionmaker
 
+from bot.console import render
 from feedback import outbox, worker
+from handlers.core import Button, Reply
 
 log = logging.getLogger(__name__)
 
-ChannelSender = Callable[[str, str], Awaitable[None]]  # (chat_id, text)
+ChannelSender = Callable[[str, str, outbox.Buttons], Awaitable[None]]  # (chat_id, text, buttons)
 CONSOLE_HEAD = "— Thông báo phản ánh, kiến nghị —"
 
 
 class Senders:
-    """`async __call__(channel, chat_id, text)` for the outbox, dispatching on the channel."""
+    """`async __call__(channel, chat_id, text, buttons)` for the outbox, dispatching on the channel."""
 
     def __init__(self, by_channel: dict[str, ChannelSender]):
         self.by_channel = dict(by_channel)
@@ -32,16 +34,23 @@ class Senders:
     def channels(self) -> set[str]:
         return set(self.by_channel)
 
-    async def __call__(self, channel: str, chat_id: str, text: str) -> None:
+    async def __call__(self, channel: str, chat_id: str, text: str, buttons: outbox.Buttons = ()) -> None:
         send = self.by_channel.get(channel)
         if send is None:  # not delivered by this process (filtered out), kept for another
             raise RuntimeError(f"no sender for channel {channel}")
-        await send(chat_id, text)
+        await send(chat_id, text, buttons)
 
 
-def console_sender(write: Callable[[str], None]) -> ChannelSender:
-    async def send(chat_id: str, text: str) -> None:
-        write(f"{CONSOLE_HEAD}\n{text}")
+def console_sender(write: Callable[[str], None], pressable: list[Button] | None = None) -> ChannelSender:
+    """Print a notification in the terminal, its buttons numbered after those already in `pressable` (the
+    terminal chat clears it before a delivery pass, and lets a typed number press them)."""
+
+    async def send(chat_id: str, text: str, buttons: outbox.Buttons = ()) -> None:
+        shown = [Button(label, payload) for label, payload in buttons]
+        first = len(pressable) + 1 if pressable is not None else 1
+        write(f"{CONSOLE_HEAD}\n{render(Reply(text, tuple(shown)), first)}")
+        if pressable is not None:
+            pressable.extend(shown)
 
     return send
 

@@ -17,6 +17,7 @@ import html
 import json
 import logging
 import traceback
+from collections.abc import Sequence
 
 from aiohttp import web
 from telegram import (
@@ -37,7 +38,7 @@ from feedback import attachments as feedback_files
 from feedback.outbox import PermanentFailure
 from feedback.validate import InvalidField
 from handlers.conversation import Conversations
-from handlers.core import FILE_KINDS, Attachment, Incoming, Reply, layout
+from handlers.core import FILE_KINDS, Attachment, Button, Incoming, Reply, layout
 from handlers.texts import COMMANDS
 
 log = logging.getLogger(__name__)
@@ -288,12 +289,18 @@ class TelegramChannel:
             fetched.append(a)
         return dataclasses.replace(msg, attachments=tuple(fetched))
 
-    async def send_plain(self, chat_id: str, text: str) -> None:
-        """The outbox's sender: plain text (no parse mode), split at Telegram's limit. A blocked bot or a
-        chat that is gone is a PermanentFailure; anything else is raised, to be retried."""
+    async def send_plain(self, chat_id: str, text: str, buttons: Sequence[tuple[str, str]] = ()) -> None:
+        """The outbox's sender: plain text (no parse mode), split at Telegram's limit, `buttons` (label,
+        payload) as an inline keyboard under the last part. A blocked bot or a chat that is gone is a
+        PermanentFailure; anything else is raised, to be retried."""
+        markup = keyboard(Reply(text, tuple(Button(label, payload, group="notice") for label, payload in buttons)))
+        chunks = split_message(text)
         try:
-            for chunk in split_message(text):
-                await self.bot.send_message(int(chat_id), chunk, link_preview_options=NO_PREVIEW)
+            for i, chunk in enumerate(chunks):
+                last = i == len(chunks) - 1
+                await self.bot.send_message(
+                    int(chat_id), chunk, link_preview_options=NO_PREVIEW, reply_markup=markup if last else None
+                )
         except Forbidden as e:
             raise PermanentFailure(f"telegram: {type(e).__name__}") from None
         except BadRequest as e:

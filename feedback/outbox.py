@@ -8,13 +8,16 @@ the lease ends: delivery is at least once, and at most twice for a message caugh
 
 Messages to one chat go out in the order they were written: a message waits while an earlier one to the
 same chat waits for a retry or is being sent.
+
+A message may carry buttons, (label, payload) pairs the sender shows under the text (the 1–5 rating under
+an answer); the payload is what the chat's dialog receives when the citizen presses one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -30,8 +33,9 @@ RETRY_MAX = timedelta(hours=1)
 MAX_ATTEMPTS = 12  # about 7 hours of retries
 LEASE = timedelta(minutes=2)
 
-Sender = Callable[[str, str, str], Awaitable[None]]
-"""async sender(channel, chat_id, text): returns when the channel accepted the message, raises otherwise."""
+Buttons = Sequence[tuple[str, str]]  # (label, payload) under a message, e.g. the 1–5 rating of an answer
+Sender = Callable[[str, str, str, Buttons], Awaitable[None]]
+"""async sender(channel, chat_id, text, buttons): returns when the channel accepted the message, raises otherwise."""
 
 
 class PermanentFailure(Exception):
@@ -61,6 +65,7 @@ def enqueue(
     key: str,
     now: datetime,
     item_id: int | None = None,
+    buttons: Buttons = (),
 ) -> int:
     """Add a message in the caller's transaction; `key` is unique, so a message is written once."""
     return s.execute(
@@ -69,6 +74,7 @@ def enqueue(
             channel=channel,
             chat_id=str(chat_id),
             text=text,
+            buttons=[[str(label), str(payload)] for label, payload in buttons] or None,
             status="pending",
             attempts=0,
             next_attempt_at=now,
@@ -121,10 +127,16 @@ def _claim(factory: sessionmaker, msg_id: int, now: datetime):
         if n != 1:
             return None
         return s.execute(
-            select(outbox.c.id, outbox.c.channel, outbox.c.chat_id, outbox.c.text, outbox.c.attempts).where(
-                outbox.c.id == msg_id
-            )
+            select(
+                outbox.c.id, outbox.c.channel, outbox.c.chat_id, outbox.c.text, outbox.c.buttons, outbox.c.attempts
+            ).where(outbox.c.id == msg_id)
         ).one()
+
+
+def _buttons(stored) -> list[tuple[str, str]]:
+    """The stored [[label, payload], …] as pairs (anything else is dropped)."""
+    pairs = stored if isinstance(stored, list) else []
+    return [(str(b[0]), str(b[1])) for b in pairs if isinstance(b, list | tuple) and len(b) == 2]
 
 
 def _finish(factory: sessionmaker, msg_id: int, values: dict) -> None:
@@ -153,7 +165,7 @@ async def deliver(
             continue
         attempts = msg.attempts + 1
         try:
-            await sender(msg.channel, msg.chat_id, msg.text)
+            await sender(msg.channel, msg.chat_id, msg.text, _buttons(msg.buttons))
         except Exception as e:
             error = f"{type(e).__name__}: {e}"[:300]
             failed_chats.add((msg.channel, msg.chat_id))

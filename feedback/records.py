@@ -29,7 +29,7 @@ from feedback.model import (
     IllegalTransition,
     UnknownItem,
 )
-from feedback.outbox import enqueue, utcnow
+from feedback.outbox import Buttons, enqueue, utcnow
 from feedback.tables import (
     audit,
     items,
@@ -84,10 +84,17 @@ def add_audit(s: Session, item_id: int, at: datetime, actor: str, action: str, b
     )
 
 
-def notify_citizen(s: Session, item: Row, text: str, key: str, now: datetime) -> None:
+def notify_citizen(s: Session, item: Row, text: str, key: str, now: datetime, buttons: Buttons = ()) -> None:
     if item.chat_id:
         enqueue(
-            s, channel=item.channel, chat_id=item.chat_id, text=text, key=f"{item.code}:{key}", now=now, item_id=item.id
+            s,
+            channel=item.channel,
+            chat_id=item.chat_id,
+            text=text,
+            key=f"{item.code}:{key}",
+            now=now,
+            item_id=item.id,
+            buttons=buttons,
         )
 
 
@@ -101,8 +108,10 @@ def transition(
     note: str | None = None,
     notify: str | None = None,
     target: str | None = None,
+    buttons: Buttons = (),
 ) -> str:
-    """Check and apply one state change with its audit entry and citizen message; returns the new state."""
+    """Check and apply one state change with its audit entry and citizen message (with `buttons` under it);
+    returns the new state."""
     allowed, to_state = TRANSITIONS[action]
     if item.state not in allowed:
         raise IllegalTransition(
@@ -118,7 +127,7 @@ def transition(
         raise Conflict(f"{item.code} was changed by someone else meanwhile; reload it and try again")
     add_audit(s, item.id, now, actor, action, item.state, to_state, note)
     if notify:
-        notify_citizen(s, item, notify, f"v{item.version + 1}", now)
+        notify_citizen(s, item, notify, f"v{item.version + 1}", now, buttons)
     return to_state
 
 
@@ -130,8 +139,10 @@ def staff_action(
     version: int | None,
     now: datetime | None,
     build: Callable[[Session, Row], tuple[dict, str | None, str | None]],
+    buttons: Callable[[Row], Buttons] | None = None,
 ) -> int:
-    """Run one staff action: `build` returns (column values, audit note, citizen text). Returns the new version."""
+    """Run one staff action: `build` returns (column values, audit note, citizen text), `buttons` the buttons
+    under that text. Returns the new version."""
     staff = check_staff(staff)
     now = now or utcnow()
     with factory.begin() as s:
@@ -144,7 +155,8 @@ def staff_action(
                 f"{item.code}: cannot {action} an item that is {item.state} (allowed from: {', '.join(allowed)})"
             )
         values, note, notify = build(s, item)
-        state = transition(s, item, action, staff, now, values, note, notify)
+        extra = buttons(item) if buttons is not None else ()
+        state = transition(s, item, action, staff, now, values, note, notify, buttons=extra)
     log.info("feedback %s: %s by staff -> %s", item.code, action, state)
     return item.version + 1
 

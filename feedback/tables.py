@@ -6,6 +6,7 @@ Times are stored in UTC; deadlines are dates on the Vietnamese calendar.
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     Column,
     Date,
@@ -157,6 +158,7 @@ outbox = Table(
     Column("channel", String(16), nullable=False),
     Column("chat_id", String(64), nullable=False),
     Column("text", Text, nullable=False),
+    Column("buttons", JSON, nullable=True),  # [[label, payload], …]: buttons under the text (rating an answer)
     Column("status", String(16), nullable=False),  # pending | sending | sent | failed
     Column("attempts", Integer, nullable=False),
     Column("next_attempt_at", DateTime(timezone=True), nullable=False),

@@ -102,8 +102,15 @@ def transferred(code: str, agency: str) -> str:
 def answered(code: str, answer: str) -> str:
     return (
         f"{code}: đã có trả lời.\n{answer}\n"
-        "Bạn hài lòng với trả lời này ở mức nào? Hãy chấm từ 1 (rất không hài lòng) đến 5 (rất hài lòng)."
+        "Bạn hài lòng với trả lời này ở mức nào? Hãy bấm một nút từ 1 (rất không hài lòng) đến 5 (rất hài lòng)."
     )
+
+
+def rating_buttons(code: str) -> list[tuple[str, str]]:
+    """The 1–5 buttons under an answer, as (label, payload): the chat dialog's rating button
+    `f:turn:rate:code:stars`. Its turn is 1, a turn every conversation that filed an item has had, so the
+    button is valid whenever it is pressed; the rating itself is checked by ownership (`service.rate`)."""
+    return [(str(k), f"f:1:rate:{code}:{k}") for k in range(1, 6)]
 
 
 def rejected(code: str, reason: str, note: str | None) -> str:

@@ -59,12 +59,13 @@ def transfer(
 
 
 def answer(factory: sessionmaker, code: str, staff: str, text: str, version: int | None = None, now=None) -> int:
-    """Answer the citizen (sent to them, with the request to rate it)."""
+    """Answer the citizen (sent to them, with the request to rate it and the 1–5 buttons)."""
     body = note_text(text, "the answer", required=True)
     when = now or utcnow()
     return staff_action(
         factory, code, staff, "answer", version, when,
         lambda s, it: ({"answer": body, "answered_at": when}, None, texts.answered(it.code, body)),
+        buttons=lambda it: texts.rating_buttons(it.code),
     )  # fmt: skip
 
 

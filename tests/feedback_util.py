@@ -88,10 +88,12 @@ class FakeChannel:
         self.error = error
         self.calls = 0
         self.sent: list[tuple[str, str, str]] = []
+        self.buttons: list[list[tuple[str, str]]] = []  # the buttons of each message sent
 
-    async def __call__(self, channel: str, chat_id: str, text: str) -> None:
+    async def __call__(self, channel: str, chat_id: str, text: str, buttons=()) -> None:
         self.calls += 1
         if self.fail > 0:
             self.fail -= 1
             raise self.error("channel down")
         self.sent.append((channel, chat_id, text))
+        self.buttons.append(list(buttons))

@@ -141,3 +141,23 @@ async def test_the_worker_delivers_and_flags_overdue_items(factory):
     texts = [t for _, chat, t in channel.sent if chat == "-77"]
     assert any("quá hạn" in t and code in t for t in texts)
     assert any(code in t and "Mã tra cứu" in t for _, chat, t in channel.sent if chat == "1001")
+
+
+async def test_an_answer_carries_its_rating_buttons_to_the_sender(factory):
+    code = file_item(factory).code
+    fs.claim(factory, code, "lan.tt")
+    fs.answer(factory, code, "lan.tt", "Phường đã trả kết quả.")
+    answer = outbox_rows(factory, code)[-1]
+    assert answer.buttons == [[str(k), f"f:1:rate:{code}:{k}"] for k in range(1, 6)]
+    assert all(m.buttons is None for m in outbox_rows(factory, code)[:-1])  # the others carry none
+    channel = FakeChannel()
+    await outbox.deliver(factory, channel)  # staff acted now, the acknowledgement is older
+    assert [len(b) for b in channel.buttons] == [0, 0, 5]  # acknowledgement, claimed, answered
+    assert channel.buttons[-1][3] == ("4", f"f:1:rate:{code}:4")
+
+
+def test_buttons_are_kept_with_the_message_and_its_key(factory):
+    with factory.begin() as s:
+        outbox.enqueue(s, channel="console", chat_id="u", text="x", key="k1", now=MONDAY, buttons=[("Có", "m:1:ask")])
+        outbox.enqueue(s, channel="console", chat_id="u", text="y", key="k2", now=MONDAY)
+    assert [m.buttons for m in outbox_rows(factory)] == [[["Có", "m:1:ask"]], None]

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 from citizen import Citizen, labels
-from feedback_util import CONTENT, FakeChannel, outbox_rows, row
+from feedback_util import CONTENT, FakeChannel, file_item, outbox_rows, row
 from sqlalchemy import select
 
 from bot.app import build
@@ -14,10 +14,12 @@ from bot.settings import load_settings
 from feedback import attachments as files
 from feedback import outbox, scope, texts
 from feedback import service as fs
+from feedback.outbox import utcnow
 from feedback.tables import attachments, items, messages
+from feedback.validate import MIN_CONTENT_CHARS, MIN_CONTENT_WORDS
 from handlers import pakn
 from handlers import texts as d
-from handlers.core import Attachment
+from handlers.core import Attachment, Reply
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
 STAFF = "lan.tt"
@@ -321,3 +323,143 @@ def test_help_and_commands_list_the_data_rights():
 def test_a_complaint_asked_as_a_question_is_pointed_elsewhere(citizen):
     reply = citizen.say("tôi muốn khiếu nại hàng xóm lấn chiếm lối đi")
     assert reply.text in (texts.OUT_OF_SCOPE["khieu_nai"],) or "Mã thủ tục" in reply.text
+
+
+# ---- the conversation never breaks: typed answers to the offer, typed button labels, the texts ----------------
+
+
+def waiting_item(fapp, c: Citizen) -> str:
+    """An item of `c`'s that staff asked more information about."""
+    code = file_item(fapp.factory, citizen=me(c), now=utcnow()).code
+    fs.ask_info(fapp.factory, code, STAFF, "Bạn cho biết số giấy hẹn.")
+    return code
+
+
+def thread(fapp, code: str) -> list[str]:
+    with fapp.factory() as s:
+        return list(s.scalars(select(messages.c.body).join(items).where(items.c.code == code)))
+
+
+@pytest.mark.parametrize("yes", ["có", "ừ gửi đi", "có, gửi giúp tôi", "Vâng."])
+def test_a_typed_yes_sends_the_offered_message_as_the_reply(fapp, citizen, yes):
+    citizen.say("/start")
+    code = waiting_item(fapp, citizen)
+    assert citizen.say("Giấy hẹn số 123/GH").text == pakn.OFFER.format(codes=code)
+    assert citizen.say(yes).text == pakn.INFO_SENT.format(code=code)
+    assert row(fapp.factory, code).state == "received" and "Giấy hẹn số 123/GH" in thread(fapp, code)
+    assert citizen.state.form is None
+
+
+def test_a_typed_no_answers_the_offered_message_as_a_question(fapp, citizen):
+    citizen.say("/start")
+    code = waiting_item(fapp, citizen)
+    citizen.say("đăng ký khai tử lệ phí bao nhiêu")
+    citizen.say("không")
+    assert citizen.state.form is None and citizen.state.code == "1.000656"  # answered: the procedure in context
+    assert row(fapp.factory, code).state == "needs_info" and len(thread(fapp, code)) == 1
+
+
+def test_anything_else_typed_while_the_offer_waits_is_a_new_message(fapp, citizen):
+    citizen.say("/start")
+    code = waiting_item(fapp, citizen)
+    citizen.say("Giấy hẹn số 123/GH")
+    again = citizen.say("À không, giấy hẹn số 456/GH ngày 5/10")  # offered in turn, the earlier one forgotten
+    assert again.text == pakn.OFFER.format(codes=code)
+    assert citizen.state.form["text"] == "À không, giấy hẹn số 456/GH ngày 5/10"
+    assert "Tình trạng: Cần bổ sung thông tin" in citizen.say(f"/tracuu {code}").text  # a command leaves the offer
+    assert citizen.state.form is None
+    # the item stops waiting meanwhile (answered from another chat): "có" says so, a question is a question
+    citizen.say("Giấy hẹn số 789/GH")
+    fs.reply_info(fapp.factory, code, me(citizen), "Đã gửi qua bưu điện.")
+    assert "không chờ bổ sung" in citizen.say("có").text and citizen.state.form is None
+    citizen.say("Giấy hẹn số 789/GH")
+    assert citizen.state.form is None  # nothing waits: no offer
+
+
+def test_with_several_items_waiting_a_typed_yes_asks_which(fapp, citizen):
+    citizen.say("/start")
+    first, second = waiting_item(fapp, citizen), waiting_item(fapp, citizen)
+    assert citizen.say("Giấy hẹn số 123/GH").text == pakn.OFFER.format(codes=f"{first}, {second}")
+    which = citizen.say("có, gửi giúp tôi")
+    assert which.text == pakn.OFFER_WHICH
+    assert labels(which) == [f"Gửi bổ sung cho {first}", f"Gửi bổ sung cho {second}", "Không, tôi hỏi thủ tục"]
+    assert citizen.say(f"gửi bổ sung cho {second.lower()}").text == pakn.INFO_SENT.format(code=second)  # typed label
+    assert row(fapp.factory, second).state == "received" and row(fapp.factory, first).state == "needs_info"
+
+
+def test_typed_button_labels_act_as_the_buttons_at_every_step(fapp, citizen):
+    c = citizen
+    c.say("/phananh")
+    c.say("Phản ánh")
+    c.say(CONTENT)
+    assert step(c) == "procedure" and "Bỏ qua" in labels(c.replies[-1])
+    c.say("Bỏ qua")  # was searched as the name of a procedure, again and again
+    assert step(c) == "agency" and c.state.form["draft"]["procedure_code"] is None
+    c.say("bo qua.")
+    assert step(c) == "consent" and c.state.form["draft"]["agency"] is None
+    c.say("Không đồng ý")
+    assert c.replies[-1].text == pakn.CONSENT_REFUSED
+    c.say("Đồng ý")
+    assert step(c) == "files"
+    c.say("Bỏ qua")
+    c.say(NAME)
+    c.say(ADDRESS)
+    c.say(PHONE)
+    assert step(c) == "confirm"
+    assert c.say("Sửa").text == pakn.EDIT_WHICH
+    c.say("họ tên")
+    assert step(c) == "name"
+    c.say("Quay lại bản tóm tắt")
+    assert step(c) == "confirm"
+    assert "đã được gửi" in c.say("GỬI").text and c.state.form is None
+    assert len(fs.my_items(fapp.factory, me(c))) == 1
+
+
+def test_typed_hủy_and_the_hủy_button_end_as_huy_does(fapp, citizen):
+    fill_to(citizen, "content")
+    by_command = citizen.say("/huy")
+    fill_to(citizen, "agency")
+    by_button = citizen.press("Hủy")
+    fill_to(citizen, "name")
+    typed = citizen.say("hủy")
+    assert by_command.text == by_button.text == typed.text == d.CANCELLED
+    assert labels(by_command) == labels(by_button) == labels(typed) == labels(Reply("", d.menu(1)))
+    assert citizen.state.form is None and fs.my_items(fapp.factory, me(citizen)) == []
+
+
+def test_typed_rating_labels_under_an_answer(citizen):
+    card = citizen.say("đăng ký khai tử")
+    assert {"Hữu ích", "Chưa hữu ích"} <= set(labels(card))
+    assert citizen.say("Chưa hữu ích").text == d.ASK_MISSING
+    assert citizen.say("Bỏ qua").text == d.CANCELLED and citizen.state.form is None
+    citizen.say("đăng ký khai tử")
+    assert citizen.say("hữu ích").text == d.RATED
+
+
+def test_only_the_exact_label_of_the_last_reply_counts(citizen):
+    citizen.say("/start")  # the menu offers "Tra cứu phản ánh"
+    citizen.say("tra cứu phản ánh thế nào")  # not the label: a question
+    assert citizen.state.form is None
+    citizen.say("/start")
+    citizen.say("đăng ký khai tử")  # the last reply is now an answer card
+    citizen.say("Tra cứu phản ánh")  # the menu's label, from an older reply: a question
+    assert citizen.state.form is None
+    citizen.say("/menu")
+    assert pakn.TRACK_PROMPT in citizen.say("tra cuu phan anh").text and citizen.state.form["kind"] == "track"
+
+
+def test_the_content_prompt_states_the_minimum_it_enforces(citizen):
+    citizen.say("/phananh")
+    prompt = citizen.press("Kiến nghị")
+    assert f"ít nhất {MIN_CONTENT_CHARS} ký tự, khoảng {MIN_CONTENT_WORDS} từ trở lên" in prompt.text
+    assert "quá ngắn" in citizen.say("Phường chậm trả giấy tờ").text  # 5 words, 23 characters
+    citizen.say("Phường chậm trả giấy khai sinh")  # 6 words, 30 characters: what the prompt asks
+    assert step(citizen) == "procedure"
+
+
+def test_the_consent_step_does_not_repeat_the_intro(citizen):
+    fill_to(citizen, "consent")
+    consent = citizen.replies[-1]
+    assert texts.CONSENT_TEXT in consent.text  # verbatim: its version is recorded
+    assert texts.ANONYMOUS_NOT_ACCEPTED not in consent.text and texts.ANONYMOUS_NOT_ACCEPTED in pakn.INTRO
+    assert len(consent.text) < len(texts.CONSENT_TEXT) + 100

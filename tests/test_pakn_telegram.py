@@ -7,13 +7,14 @@ import itertools
 
 import pytest
 from fake_telegram import Chat, FakeBotAPI, buttons, start_channel
-from feedback_util import CONTENT, outbox_rows
+from feedback_util import CONTENT, file_item, outbox_rows, row
 
 from bot.app import build
 from bot.notify import Senders, deliver_now
 from bot.settings import load_settings
 from bot.telegram import file_base_url
 from feedback import service as fs
+from feedback.outbox import utcnow
 from handlers import pakn
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 300
@@ -143,3 +144,28 @@ def test_the_terminal_chat_prints_the_acknowledgement_once(fapp):
     acks = [t for t in out if t.startswith(CONSOLE_HEAD)]
     assert len(acks) == 1 and "Mã tra cứu: PA-" in acks[0]
     assert any("đã được gửi" in t for t in out)
+
+
+async def test_the_answer_notification_carries_rating_buttons_that_work(any_app, api, any_channel):
+    citizen = Chat(api, next(_users))
+    await citizen.say("/start")
+    uid = str(citizen.user["id"])
+    code = file_item(any_app.factory, citizen=fs.Citizen("telegram", uid, uid), now=utcnow()).code
+    fs.claim(any_app.factory, code, "lan.tt")
+    answer = ("Phường đã trả kết quả, cán bộ liên quan đã được nhắc nhở.\n" * 80)[:3990]  # two parts with the head
+    fs.answer(any_app.factory, code, "lan.tt", answer)
+    before = len(api.sent(chat_id=citizen.chat["id"]))
+    await deliver_now(any_app.factory, Senders({"telegram": any_channel.send_plain}))
+    ack, claimed, *parts = api.sent(chat_id=citizen.chat["id"])[before:]
+    assert "Mã tra cứu" in ack["text"] and "reply_markup" not in ack and "reply_markup" not in claimed
+    assert len(parts) == 2 and "reply_markup" not in parts[0]  # the keyboard goes under the last part
+    assert all("parse_mode" not in p for p in (ack, claimed, *parts))  # still plain text
+    assert [b["text"] for b in buttons(parts[1])] == ["1", "2", "3", "4", "5"]
+    assert len(parts[1]["reply_markup"]["inline_keyboard"]) == 2  # one group: three to a row
+    # pressed at once or much later, from the notification: the turn it names is one every such chat has had
+    await citizen.say("đăng ký khai tử")
+    [notification] = [m for m in citizen.mine() if m["text"] == parts[1]["text"]]
+    assert (await citizen.press("4", notification))["text"] == pakn.RATED.format(code=code, stars=4)
+    assert row(any_app.factory, code).rating == 4
+    assert "đã đánh giá" in (await citizen.press("5", notification))["text"]
+    assert row(any_app.factory, code).rating == 4
