@@ -10,6 +10,7 @@ import logging
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Sequence
 
 from bot import db
@@ -26,7 +27,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
     sub.add_parser("run", help="serve the app (HTTP server; Telegram when TELEGRAM_BOT_TOKEN is set)")
     sub.add_parser("demo", help="prepare everything, serve on localhost and open a chat in this terminal")
-    sub.add_parser("chat", help="talk to the bot in this terminal")
+    chatp = sub.add_parser("chat", help="talk to the bot in this terminal")
+    who = chatp.add_mutually_exclusive_group()
+    who.add_argument(
+        "--user", default="local", type=_user_name, help="the conversation to use (default: local; it carries on)"
+    )
+    who.add_argument("--new", action="store_true", help="start a fresh conversation (a new random user)")
 
     dbp = sub.add_parser("db", help="database commands").add_subparsers(dest="db_cmd", required=True)
     dbp.add_parser("upgrade", help="apply the schema migrations")
@@ -41,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     srch.add_argument("text", nargs="*", help="the question")
     srch.add_argument("--jsonl", metavar="-", help="read {id, q, history} lines from stdin ('-')")
     kb.add_parser("stats", help="counts of procedures, fields and levels")
+    chk = kb.add_parser("check", help="list every problem found in the data: code, field, what is wrong")
+    chk.add_argument("--code", help="only the problems of this procedure")
+    chk.add_argument("--json", action="store_true", help="one JSON object per problem and line")
     hist = kb.add_parser("history", help="the change history of one procedure (when, by whom, which fields)")
     hist.add_argument("code")
     for kind in ("alias", "question"):
@@ -58,6 +67,13 @@ def _parser() -> argparse.ArgumentParser:
 
     add_feedback(sub)
     return p
+
+
+def _user_name(value: str) -> str:
+    """A console conversation's name: 1–64 characters, no spaces (it is the stored user id)."""
+    if not 1 <= len(value) <= 64 or any(c.isspace() for c in value):
+        raise argparse.ArgumentTypeError("1 to 64 characters, no spaces")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -101,7 +117,8 @@ def _dispatch(args: argparse.Namespace, settings) -> int:
     if args.cmd == "chat":
         from bot.console import chat
 
-        chat(app.conversations, deliver=_console_delivery(app))
+        user = f"console-{uuid.uuid4().hex[:8]}" if args.new else args.user
+        chat(app.conversations, user=user, deliver=_console_delivery(app), echo=not sys.stdin.isatty())
         return 0
     if args.cmd == "run":
         asyncio.run(_serve(app))
@@ -140,6 +157,12 @@ def _kb(app: App, args: argparse.Namespace) -> int:
         print(f"procedures: {len(procs)}")
         print("levels: " + ", ".join(f"{k} {v}" for k, v in sorted(levels.items())))
         print("top fields: " + ", ".join(f"{k} {v}" for k, v in app.kb.domains()[:10]))
+        with app.factory() as s:
+            flagged = sum(1 for p in store.load_all(s) if p.flags)
+        if flagged:
+            print(f"flagged, kept out of search and answers: {flagged} (see kb check)")
+    elif args.kb_cmd == "check":
+        return _check(app, args)
     elif args.kb_cmd == "history":
         with app.factory() as s:
             changes = store.history(s, args.code)
@@ -157,6 +180,26 @@ def _kb(app: App, args: argparse.Namespace) -> int:
             actor="cli",
         )
         print("added" if added else "already there")
+    return 0
+
+
+def _check(app: App, args: argparse.Namespace) -> int:
+    """`kb check`: every problem in the data, one line each: code, field, what is wrong."""
+    from knowledge.integrity import check
+
+    with app.factory() as s:
+        procs = store.load_all(s)
+    if args.code and all(p.code != args.code for p in procs):
+        print(f"error: no procedure with code {args.code}", file=sys.stderr)
+        return 2
+    problems = check(procs, args.code)
+    for x in problems:
+        if args.json:
+            print(json.dumps(x.to_dict(), ensure_ascii=False))
+        else:
+            print(f"{x.code:10s} {x.field:26s} {'[kept out] ' if x.damaged else ''}{x.message}")
+    records, damaged = len({x.code for x in problems}), len({x.code for x in problems if x.damaged})
+    print(f"problems: {len(problems)} in {records} records; kept out of search and answers: {damaged}", file=sys.stderr)
     return 0
 
 
@@ -202,13 +245,17 @@ def _user(app: App, args: argparse.Namespace) -> int:
 
 
 def _console_delivery(app: App, write=print):
-    """After each terminal message: deliver what the outbox holds for the console (acknowledgements …)."""
+    """After each terminal message: deliver what the outbox holds for the console (acknowledgements,
+    answers with their rating buttons …); returns the buttons printed, for the chat to press by number."""
     from bot.notify import Senders, console_sender, deliver_now
 
-    senders = Senders({"console": console_sender(write)})
+    shown: list = []
+    senders = Senders({"console": console_sender(write, shown)})
 
-    def deliver() -> None:
+    def deliver() -> list:
+        shown.clear()
         asyncio.run(deliver_now(app.factory, senders))
+        return list(shown)
 
     return deliver
 
@@ -276,7 +323,7 @@ def _demo(app: App) -> int:
     thread.start()
     base = f"http://{app.settings.host}:{app.settings.port}"
     print(f"Server: {base}/healthz  ·  search API: {base}/api/search?q=khai+sinh")
-    chat(app.conversations, deliver=_console_delivery(app))
+    chat(app.conversations, deliver=_console_delivery(app), echo=not sys.stdin.isatty())
     if stop_loop:
         loop, stop = stop_loop
         loop.call_soon_threadsafe(stop.set)

@@ -2,6 +2,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +16,7 @@ COMMANDS = [
     ["kb", "export"],
     ["kb", "search"],
     ["kb", "stats"],
+    ["kb", "check"],
     ["kb", "history"],
     ["kb", "alias"],
     ["kb", "question"],
@@ -61,9 +63,33 @@ def test_batch_search_contract(dbenv):
 
 def test_stats_and_single_search(dbenv):
     r = run(["kb", "stats"], dbenv)
-    assert r.returncode == 0 and "procedures: 2642" in r.stdout
+    assert r.returncode == 0 and "procedures: 2625" in r.stdout  # the 17 damaged records are not served
+    assert "flagged, kept out of search and answers: 17" in r.stdout
     r = run(["kb", "search", "chứng", "thực", "di", "chúc"], dbenv)
     assert r.returncode == 0 and "2.001019" in r.stdout
+
+
+def test_check_lists_problems_one_line_each(dbenv):
+    r = run(["kb", "check"], dbenv)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    damaged = [x for x in lines if "[kept out]" in x]
+    assert len({x.split()[0] for x in damaged}) == 17
+    assert any(x.startswith("3.000224") and " page_code " in x and "1.014023" in x for x in damaged)
+    assert any(x.split()[:3] == ["3.000333", "fee", "(Trực"] and "“Miễn phí”" in x for x in lines)
+    assert "kept out of search and answers: 17" in r.stderr
+    r = run(["kb", "check", "--code", "3.000224", "--json"], dbenv)
+    rows = [json.loads(x) for x in r.stdout.splitlines()]
+    assert r.returncode == 0 and {(x["field"], x["damaged"]) for x in rows} == {("page_code", True), ("name", True)}
+    r = run(["kb", "check", "--code", "9.999999"], dbenv)
+    assert r.returncode == 2 and "no procedure" in r.stderr
+
+
+def test_import_reports_flagged_records(tmp_path):
+    pages = Path(__file__).parent / "fixtures" / "portal" / "pages.jsonl"
+    r = run(["kb", "import", str(pages)], {"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"})
+    assert r.returncode == 0, r.stderr
+    assert "7 created" in r.stdout and "2 flagged and kept out of search and answers" in r.stdout
 
 
 def test_alias_then_history(dbenv):
