@@ -21,6 +21,7 @@ from handlers.ask import Answers, clean
 from handlers.browse import Browser
 from handlers.core import FILE_KINDS, Button, Incoming, Reply
 from handlers.pakn import FORMS, Desk, Feedback
+from handlers.smalltalk import smalltalk
 from handlers.state import KEEP_CARDS, State
 from handlers.store import Journal
 from handlers.texts import (
@@ -33,7 +34,6 @@ from handlers.texts import (
     FEEDBACK_OFF,
     FILE_NOT_HERE,
     FILE_NOT_IN_FORM,
-    GREETINGS,
     HELP,
     INVALID,
     MAX_TEXT,
@@ -44,18 +44,16 @@ from handlers.texts import (
     NOT_LISTED,
     NOTHING_TO_CANCEL,
     RATED,
+    SMALLTALK,
     STALE_CHOICE,
     STALE_RATING,
-    THANKS,
-    THANKS_REPLY,
     TOO_LONG,
     UNKNOWN_COMMAND,
     WELCOME,
     menu,
 )
-from knowledge.answer import ASPECT_TITLES
+from knowledge.answer import ASPECT_TITLES, NOTHING_MORE, more_messages
 from knowledge.kb import KnowledgeBase
-from knowledge.text import fold
 
 PAYLOAD = re.compile(r"[A-Za-z]:\d{1,9}(?::[\w.\-]{1,32}){0,4}")
 CODE = re.compile(r"[\w.\-]{1,32}")
@@ -80,6 +78,7 @@ class Dialog:
         released = before - pakn.held(state.form)
         if released and self.feedback is not None:
             self.feedback.release(journal, released)  # a form cancelled, cleared or left takes its files along
+        state.remember(b for r in replies for b in r.buttons)  # their labels, typed, press them
         return replies
 
     def _respond(self, state: State, msg: Incoming, journal: Journal) -> list[Reply]:
@@ -96,25 +95,29 @@ class Dialog:
             kinds = {a.kind for a in msg.attachments}
             state.outcome = "media"
             return [Reply(EMPTY, menu(state.turn))] if kinds <= {"sticker"} else [Reply(MEDIA_UNSUPPORTED)]
+        pressed = state.pressed(text)
+        if pressed:  # the label of a button just sent, typed: the same as pressing it, at any step
+            return self._button(state, pressed, previous, journal)
         if state.form is not None:
             return self._form_text(state, text, journal)
+        return self._free_text(state, text, journal)
+
+    def _free_text(self, state: State, text: str, journal: Journal) -> list[Reply]:
+        """A typed message no form waits for: a question, unless it concerns the user's feedback."""
         if not any(c.isalnum() for c in text):
             state.outcome = "empty"
             return [Reply(EMPTY, menu(state.turn))]
         if len(text) > MAX_TEXT:
             state.outcome = "too_long"
             return [Reply(TOO_LONG.format(n=MAX_TEXT))]
+        talk = smalltalk(text)
+        if talk is not None:  # before anything else: a "cảm ơn" is not a reply to a request for information
+            state.outcome = f"smalltalk:{talk}"
+            return [SMALLTALK[talk](state.turn)]
         if self.feedback is not None:
             fb = self._feedback_text(state, text, journal)
             if fb is not None:
                 return fb
-        folded = fold(text).strip(" !.?~")
-        if folded in GREETINGS:
-            state.outcome = "greeting"
-            return [Reply(WELCOME, menu(state.turn))]
-        if folded in THANKS:
-            state.outcome = "thanks"
-            return [Reply(THANKS_REPLY)]
         return self.answers.ask(state, text, journal)
 
     def _feedback_text(self, state: State, text: str, journal: Journal) -> list[Reply] | None:
@@ -183,6 +186,7 @@ class Dialog:
             "m": self._menu_button,
             "p": self._proc_button,
             "a": self._aspect_button,
+            "v": self._more_button,
             "c": self._choice_button,
             "q": self._not_listed_button,
             "r": self._rate_button,
@@ -224,6 +228,17 @@ class Dialog:
         if len(args) != 2 or not CODE.fullmatch(args[0]) or args[1] not in ASPECT_TITLES:
             return [Reply(INVALID, menu(state.turn))]
         return [self.answers.card(state, args[0], (args[1],), picked=True)]
+
+    def _more_button(self, state, drawn, args, journal, form) -> list[Reply]:
+        """“Xem đủ” under a card (`v:turn:code[:aspect.aspect]`): the rest of the aspects it showed, or the
+        overview's aspects in full; it names its procedure, so it works from an old card too."""
+        aspects = args[1].split(".") if len(args) == 2 else []
+        if not 1 <= len(args) <= 2 or not CODE.fullmatch(args[0]) or any(a not in ASPECT_TITLES for a in aspects):
+            return [Reply(INVALID, menu(state.turn))]
+        proc = self.kb.get(args[0])
+        if proc is None:
+            return [self.answers.card(state, args[0])]  # the procedure is gone: said as a card would
+        return [Reply(text) for text in more_messages(proc, aspects)] or [Reply(NOTHING_MORE)]
 
     def _choice_button(self, state, drawn, args, journal, form) -> list[Reply]:
         if len(args) != 1 or not args[0].isdigit():
@@ -273,7 +288,7 @@ class Dialog:
         if args:
             return [Reply(INVALID, menu(state.turn))]
         state.form = None
-        return [Reply(CANCELLED if form else NOTHING_TO_CANCEL)]
+        return [Reply(CANCELLED if form else NOTHING_TO_CANCEL, menu(state.turn))]  # as /huy ends
 
     # ---- forms -------------------------------------------------------------------------------
 
@@ -281,7 +296,9 @@ class Dialog:
         form = state.form or {}
         state.outcome = f"form:{form.get('kind')}"
         if form.get("kind") in FORMS and self.feedback is not None:
-            return self.feedback.form_text(state, text, journal)
+            replies = self.feedback.form_text(state, text, journal)
+            # None: not an answer to the form (which is left), but a new message
+            return replies if replies is not None else self._free_text(state, text, journal)
         skip = (Button("Bỏ qua", f"x:{state.turn}", group="form"),)
         if not any(c.isalnum() for c in text):
             return [Reply(MISSING_EMPTY, skip)]

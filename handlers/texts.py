@@ -5,7 +5,7 @@ Vietnamese, with correct diacritics; the feedback dialogs keep theirs in `handle
 
 from __future__ import annotations
 
-from handlers.core import Button
+from handlers.core import Button, Reply
 
 MAX_TEXT = 2000
 CANDIDATES = 4
@@ -24,8 +24,6 @@ ASPECT_BUTTONS = {
     "legal": "Căn cứ pháp lý",
     "online": "Nộp trực tuyến",
 }
-GREETINGS = {"xin chao", "chao", "hello", "hi", "alo", "chao ban", "chao ad", "chao admin", "menu"}
-THANKS = {"cam on", "cam on ban", "cam on nhieu", "thank", "thanks", "thank you", "ok", "oke", "okay", "vang", "da"}
 
 WELCOME = (
     "Xin chào! Tôi là trợ lý thủ tục hành chính. Bạn có thể hỏi tự nhiên, ví dụ: "
@@ -59,9 +57,16 @@ NOT_FOUND = (
     "Xin lỗi, tôi chưa tìm thấy thủ tục phù hợp với câu hỏi này. Bạn thử nêu tên thủ tục hoặc việc "
     "cần làm (ví dụ: “đăng ký kết hôn”), tra cứu theo lĩnh vực, hoặc gửi phản ánh, kiến nghị để cán bộ trả lời."
 )
-MAYBE = "Có thể liên quan:"
+NOT_HELD = (
+    "Thông tin về {title} chưa có trong dữ liệu thủ tục của trợ lý. {where}\n\n"
+    "Bạn có thể tra cứu thủ tục theo lĩnh vực, hoặc gửi phản ánh, kiến nghị để cán bộ trả lời."
+)
+EVENT = (
+    "{title}: thường cần làm các thủ tục sau, theo thứ tự.\n\n{steps}\n\n"
+    "Bạn chọn một thủ tục để xem hồ sơ, lệ phí, thời hạn."
+)
+WHICH_OF_LIST = "Bạn muốn xem {what} của thủ tục nào trong danh sách trên? Gõ số thứ tự (1–{n}) hoặc bấm chọn."
 WHICH = "Bạn muốn hỏi về thủ tục nào? Hãy gõ tên thủ tục hoặc việc cần làm, ví dụ: “đăng ký khai sinh cần giấy tờ gì”."
-CLARIFY = "Tôi thấy vài thủ tục gần với câu hỏi của bạn. Bạn muốn hỏi thủ tục nào?"
 NOT_LISTED = (
     "Cảm ơn bạn, tôi đã ghi lại câu hỏi để cán bộ bổ sung. Bạn thử gõ lại tên thủ tục hoặc việc cần làm "
     "cụ thể hơn, tra cứu theo lĩnh vực, hoặc gửi phản ánh, kiến nghị."
@@ -69,6 +74,12 @@ NOT_LISTED = (
 EMPTY = "Bạn chưa nhập nội dung. Hãy gõ câu hỏi về thủ tục hành chính, hoặc chọn một mục bên dưới."
 TOO_LONG = "Câu hỏi dài quá {n} ký tự; bạn vui lòng viết ngắn gọn hơn."
 THANKS_REPLY = "Rất vui được giúp bạn! Cần hỏi thêm, bạn cứ nhắn nhé."
+WHO = (
+    "Tôi là trợ lý ảo về thủ tục hành chính: trả lời từ dữ liệu thủ tục công bố trên Cổng Dịch vụ công quốc gia, "
+    "và nhận phản ánh, kiến nghị gửi đến cơ quan tiếp nhận (Sở Tư pháp). Tôi không phải cán bộ; khi cần chắc chắn, "
+    "bạn hãy đối chiếu trang thủ tục hoặc hỏi bộ phận một cửa."
+)
+BYE = "Chào bạn! Khi cần hỏi thủ tục hay gửi phản ánh, kiến nghị, bạn cứ nhắn lại nhé."
 FILE_NOT_HERE = (
     "Cảm ơn bạn. Tôi chỉ nhận ảnh hoặc tệp khi bạn gửi phản ánh, kiến nghị và được hỏi đến. "
     "Nếu bạn muốn hỏi về thủ tục, hãy gõ câu hỏi bằng chữ."
@@ -119,3 +130,12 @@ def menu(turn: int) -> tuple[Button, ...]:
 def short(text: str, n: int = LABEL) -> str:
     """A button label: cut at `n` characters with an ellipsis."""
     return text if len(text) <= n else text[: n - 1].rstrip() + "…"
+
+
+SMALLTALK = {  # kind of small talk (handlers.smalltalk): the reply for the turn
+    "greeting": lambda turn: Reply(WELCOME, menu(turn)),
+    "thanks": lambda turn: Reply(THANKS_REPLY),
+    "who": lambda turn: Reply(WHO, menu(turn)),
+    "what": lambda turn: Reply(HELP, menu(turn)),
+    "bye": lambda turn: Reply(BYE),
+}

@@ -51,7 +51,8 @@ class Choice:
 
 def plain(name: str) -> str:
     """A name as shown in a choice: without 'Thủ tục' in front, the level note and a trailing stop."""
-    return TRAILING.sub("", LEVEL_NOTE.sub("", LEADING.sub("", name)))
+    shown = TRAILING.sub("", LEVEL_NOTE.sub("", LEADING.sub("", name)))
+    return shown[:1].upper() + shown[1:]
 
 
 def _common_prefix(names: Sequence[list[str]]) -> int:

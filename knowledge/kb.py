@@ -11,16 +11,22 @@ from collections.abc import Sequence
 from sqlalchemy.orm import sessionmaker
 
 from knowledge import store
+from knowledge.events import EventMap
+from knowledge.events import bundled as life_events
 from knowledge.model import Procedure
 from knowledge.search import SearchIndex, SearchResult
+from knowledge.topics import Topics
+from knowledge.topics import bundled as not_held
 
 # How often (seconds) a search looks at the revision counter in the database.
 REVISION_CHECK_INTERVAL = 1.0
 
 
 class KnowledgeBase:
-    def __init__(self, factory: sessionmaker):
+    def __init__(self, factory: sessionmaker, events: EventMap | None = None, topics: Topics | None = None):
         self.factory = factory
+        self.events = events if events is not None else life_events()  # what a life event calls for
+        self.topics = topics if topics is not None else not_held()  # needs the records do not hold
         self._lock = threading.Lock()
         self._index: SearchIndex | None = None
         self._revision = -1
@@ -35,7 +41,7 @@ class KnowledgeBase:
                 revision = store.current_revision(session)
                 if self._index is None or revision != self._revision:
                     # Damaged records (flagged at import) are never searched, browsed or answered.
-                    self._index = SearchIndex([p for p in store.load_all(session) if not p.flags])
+                    self._index = SearchIndex([p for p in store.load_all(session) if not p.flags], self.topics)
                     self._revision = revision
             self._checked = now
         return self._index

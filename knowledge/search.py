@@ -232,11 +232,12 @@ class SearchIndex:
         if ctx is not None:
             joint = self._rank(q, ctx)
             weak = not any(u in self.pairs for u in units(own)[len(own) :])
+            same_top = bool(alone and alone[1] and joint[1] and alone[1][0][1] == joint[1][0][1])
             if (
                 alone is None
                 or not alone[1]
                 or weak
-                or (joint[1] and self._cov(joint, own) >= self._cov(alone, own) - 0.01)
+                or (joint[1] and not same_top and self._cov(joint, own) >= self._cov(alone, own) - 0.01)
             ):
                 result = self._result(joint, aspects, q, ctx, k)
                 if weak and not aspects and result.decision == "answer":

@@ -128,7 +128,7 @@ def test_a_restart_continues_the_conversation(app):
     offer = None
     for q in ("giấy phép", "gia hạn giấy phép"):
         reply = c.say(q)
-        if reply.text.startswith(d.CLARIFY):
+        if any(b.group == "pick" for b in reply.buttons):  # candidates to choose from
             offer = reply
             break
     assert offer is not None
@@ -177,3 +177,19 @@ def test_old_handled_ids_are_pruned(small_app):
     with small_app.engine.begin() as conn:
         conn.execute(update(store.processed_messages).values(at=store.now() - timedelta(days=30)))
         assert store.prune(conn, timedelta(days=7)) >= 1
+
+
+def test_the_labels_kept_for_typing_are_bounded_folded_and_never_numbers():
+    from handlers.core import Button
+    from handlers.state import KEEP_LABELS, State, label_key
+
+    assert label_key("1. Thủ tục đăng ký khai sinh") == "thu tuc dang ky khai sinh"
+    assert label_key("↩ Quay lại bản tóm tắt") == label_key("quay lai ban tom tat.") == "quay lai ban tom tat"
+    assert label_key("4") == label_key("12") == label_key("1.001193") == label_key("😀") == ""
+    s = State()
+    s.remember([Button("Hủy", "x:3"), Button("5", "f:3:rate:PA-1:5"), Button("Cổng", url="https://x.vn")])
+    assert s.labels == [["huy", "x:3"]] and s.pressed(" HUỶ! ") == "x:3" and s.pressed("5") == ""
+    s.remember(Button(f"Mục {i}", f"m:4:{i}") for i in range(30))
+    assert len(s.labels) == KEEP_LABELS and s.pressed("mục 3") == "m:4:3" and s.pressed("Hủy") == ""
+    assert State.from_json({"labels": [["a", "m:1:ask"], ["b"], "c", ["d", 5]]}).labels == [["a", "m:1:ask"]]
+    assert State.from_json(s.to_json()).labels == s.labels
