@@ -84,7 +84,7 @@ class NameFit:
         known, total = self._known(tuple(terms))
         if not total:
             return 0.0
-        bad = self._mismatched(i, marks)
+        bad = self.mismatched(i, marks)
         best = 0.0
         for names in (self.name_words[i], *self.alias_sets[i]):
             found = 0.0
@@ -98,7 +98,7 @@ class NameFit:
         known = tuple((t, self.idf[t]) for t in dict.fromkeys(terms) if t in self.idf)
         return known, sum(w for _, w in known)
 
-    def _mismatched(self, i: int, marks: dict[str, str] | None) -> set[str]:
+    def mismatched(self, i: int, marks: dict[str, str] | None) -> set[str]:
         """The question's words typed with other diacritics than the procedure's names write them."""
         if not marks:
             return set()
@@ -114,7 +114,7 @@ class NameFit:
         weights, total = self.weights[whole, as_written][i], self.totals[whole, as_written][i]
         if not total:
             return 0.0
-        bad = self._mismatched(i, marks)
+        bad = self.mismatched(i, marks)
         found = 0.0
         for t in terms:
             w = weights.get(t)
@@ -131,7 +131,9 @@ class NameFit:
             return 0.0
         best = 0.0
         for alias, forms in zip(self.alias_seqs[i], self.alias_forms[i], strict=True):
-            words = seq if not marks else [t for t in seq if marks.get(t, forms.get(t, "")) in (forms.get(t, ""), t)]
+            words = seq
+            if marks and any(t in marks for t in alias):
+                words = [t for t in seq if marks.get(t, forms.get(t, "")) in (forms.get(t, ""), t)]
             if _holds(words, alias):
                 return 1.0
             total = sum(self.idf.get(t, 0.0) for t in alias)

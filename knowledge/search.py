@@ -316,7 +316,7 @@ class SearchIndex:
                 s -= MODIFIER_PENALTY
             if asked - self.all_modifiers[i]:  # the question names a variant this procedure is not
                 s -= ASKED_VARIANT_PENALTY
-            if q.marks:
+            if q.marks and self.names.mismatched(i, q.marks):
                 s -= ACCENT_PENALTY * (self.names.coverage(i, own) - self.names.coverage(i, own, q.marks))
             if excluded & extra:
                 s -= EXCLUDED_PENALTY
