@@ -186,6 +186,7 @@ def _kb(app: App, args: argparse.Namespace) -> int:
 def _check(app: App, args: argparse.Namespace) -> int:
     """`kb check`: every problem in the data, one line each: code, field, what is wrong."""
     from knowledge.integrity import check
+    from knowledge.text import everyday_names
 
     with app.factory() as s:
         procs = store.load_all(s)
@@ -200,6 +201,12 @@ def _check(app: App, args: argparse.Namespace) -> int:
             print(f"{x.code:10s} {x.field:26s} {'[kept out] ' if x.damaged else ''}{x.message}")
     records, damaged = len({x.code for x in problems}), len({x.code for x in problems if x.damaged})
     print(f"problems: {len(problems)} in {records} records; kept out of search and answers: {damaged}", file=sys.stderr)
+    # The data the search and the dialog add to the records: every code they name must be a searchable one.
+    searchable = {p.code for p in procs if not p.flags}
+    words = [f"everyday name of {c}: no such procedure" for c in everyday_names() if c not in searchable]
+    words += app.kb.events.problems(searchable)
+    for line in words:
+        print(f"{'-':10s} {'data':26s} {line}")
     return 0
 
 
