@@ -61,7 +61,10 @@ def _parser() -> argparse.ArgumentParser:
     user = sub.add_parser("user", help="staff accounts").add_subparsers(dest="user_cmd", required=True)
     ua = user.add_parser("add", help="add a staff or admin account (password read from the terminal or stdin)")
     ua.add_argument("username")
-    ua.add_argument("--role", choices=["staff", "admin"], default="staff")
+    ua.add_argument("--role", choices=["staff", "supervisor", "admin"], default="staff")
+    ua.add_argument(
+        "--queue", action="append", default=[], metavar="Q", help="a feedback queue the account works on (repeatable)"
+    )
 
     from feedback.cli import add_subcommands as add_feedback
 
@@ -243,7 +246,7 @@ def _user(app: App, args: argparse.Namespace) -> int:
 
     password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
     try:
-        add_user(app.factory, args.username, password, args.role)
+        add_user(app.factory, args.username, password, args.role, args.queue)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -280,7 +283,8 @@ async def _serve(app: App, stop: asyncio.Event | None = None) -> None:
 
         telegram = TelegramChannel(app)
         senders.by_channel["telegram"] = telegram.send_plain
-    runner = web.AppRunner(make_web_app(app, telegram))
+    wake = telegram.outbox_wake if telegram is not None else asyncio.Event()
+    runner = web.AppRunner(make_web_app(app, telegram, wake))
     await runner.setup()
     site = web.TCPSite(runner, app.settings.host, app.settings.port)
     try:
@@ -299,7 +303,7 @@ async def _serve(app: App, stop: asyncio.Event | None = None) -> None:
             senders,
             stop_worker,
             app.settings.staff_chat,
-            wake=telegram.outbox_wake if telegram is not None else None,
+            wake=wake,
             upkeep=app.upkeep,
         )
         await (stop or asyncio.Event()).wait()

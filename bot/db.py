@@ -21,11 +21,12 @@ class DatabaseError(Exception):
 def all_metadata() -> list[MetaData]:
     """Every domain's tables, for Alembic's autogenerate and for tests."""
     from bot.users import metadata as users_md
+    from dashboard.tables import metadata as dashboard_md
     from feedback.tables import metadata as feedback_md
     from handlers.store import metadata as conversations_md
     from knowledge.store import metadata as knowledge_md
 
-    return [knowledge_md, users_md, conversations_md, feedback_md]
+    return [knowledge_md, users_md, conversations_md, feedback_md, dashboard_md]
 
 
 def make_engine(url: str) -> Engine:

@@ -33,6 +33,13 @@ class Settings(BaseSettings):
         default="", description="Telegram chat id of the staff group: new and overdue feedback is announced there"
     )
 
+    dashboard_idle_minutes: int = Field(
+        default=30, ge=1, le=1440, description="Staff dashboard: a session unused this long ends"
+    )
+    dashboard_session_hours: int = Field(
+        default=12, ge=1, le=168, description="Staff dashboard: a session ends this long after login, used or not"
+    )
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, v: str) -> str:
@@ -92,6 +99,11 @@ class Settings(BaseSettings):
         if not self.public_base_url.startswith("https://"):
             raise SettingsError("setting PUBLIC_BASE_URL must be an https:// address when TELEGRAM_MODE=webhook")
         return self.public_base_url.rstrip("/") + self.telegram_webhook_path
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies marked Secure when the app is reached over https."""
+        return self.public_base_url.startswith("https://")
 
     @property
     def staff_chat(self) -> str | None:

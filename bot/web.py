@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+import dashboard
 from bot.app import App
 
 if TYPE_CHECKING:
@@ -37,12 +39,16 @@ async def search(request: web.Request) -> web.Response:
     )
 
 
-def make_web_app(app: App, telegram: TelegramChannel | None = None) -> web.Application:
-    """The HTTP app; with a Telegram channel in webhook mode, its webhook route too."""
+def make_web_app(
+    app: App, telegram: TelegramChannel | None = None, wake: asyncio.Event | None = None
+) -> web.Application:
+    """The HTTP app: health, search API, the staff dashboard (whose actions set `wake`, so the outbox worker
+    tells the citizen at once); with a Telegram channel in webhook mode, its webhook route too."""
     webapp = web.Application(client_max_size=1024 * 1024)
     webapp[APP_KEY] = app
     webapp.router.add_get("/healthz", health)
     webapp.router.add_get("/api/search", search)
+    dashboard.setup(webapp, app, wake)
     if telegram is not None and telegram.webhook_mode:
         webapp.router.add_post(app.settings.telegram_webhook_path, telegram.webhook)
     return webapp

@@ -6,7 +6,6 @@ import argparse
 import sys
 from datetime import UTC
 
-from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from feedback import records, service, texts, workdays
@@ -127,14 +126,12 @@ def _run(factory: sessionmaker, args: argparse.Namespace, staff_chat: str | None
 
 
 def _check_user(factory: sessionmaker, staff: str) -> str:
-    from bot.users import users
+    from bot import users
 
-    staff = records.check_staff(staff)
-    with factory() as s:
-        role = s.scalar(select(users.c.role).where(users.c.username == staff))
-    if role not in ("staff", "admin"):
-        raise FeedbackError(f"no staff account {staff!r}; add one with `python -m bot user add {staff}`")
-    return staff
+    account = users.by_name(factory, records.check_staff(staff))
+    if account is None or not account.active:
+        raise FeedbackError(f"no staff account {staff!r} (or it is disabled); add one with `python -m bot user add {staff}`")
+    return account.username
 
 
 def _act(factory: sessionmaker, args: argparse.Namespace) -> None:

@@ -201,3 +201,26 @@ lookups = Table(
     Index("ix_feedback_lookups_code", "code", "at"),
     Index("ix_feedback_lookups_user", "channel", "channel_user_id", "at"),
 )
+
+# Staff notes on an item: internal, never shown to the citizen nor published.
+notes = Table(
+    "feedback_notes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("item_id", Integer, ForeignKey("feedback_items.id"), nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("author", String(64), nullable=False),
+    Column("body", Text, nullable=False),
+)
+
+# Answer templates staff start from: per action (answer, ask_info, reject, transfer) and, optionally, per kind.
+templates = Table(
+    "feedback_templates",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("action", String(16), nullable=False),
+    Column("kind", String(16), nullable=True),  # phan_anh | kien_nghi | NULL: both
+    Column("title", String(120), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("active", Boolean, nullable=False),
+)

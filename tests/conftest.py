@@ -132,3 +132,27 @@ async def webhook(app, api):
     yield channel, client
     await client.close()
     await channel.stop()
+
+
+# ---- the staff dashboard ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def dash_app(request, tmp_path_factory):
+    """The app for dashboard tests, one per test module, on SQLite and on PostgreSQL (feedback items and
+    accounts made by one module do not reach another)."""
+    base = tmp_path_factory.mktemp("dash")
+    with contextlib.ExitStack() as stack:
+        url = f"sqlite:///{base / 'app.db'}" if request.param == "sqlite" else stack.enter_context(postgres_database())
+        built = build(load_settings(database_url=url, data_dir=base / "data", staff_telegram_chat_id=STAFF_CHAT))
+        yield built
+        built.engine.dispose()
+
+
+@pytest.fixture
+async def dash(dash_app):
+    """An HTTP client of `dash_app`'s server (dashboard included), not logged in."""
+    client = TestClient(TestServer(make_web_app(dash_app)))
+    await client.start_server()
+    yield client
+    await client.close()

@@ -1,0 +1,152 @@
+"""What every dashboard page shares: the app keys, rendering, role checks, the security middlewares."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hmac
+from collections.abc import Awaitable, Callable
+from urllib.parse import quote
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from bot.app import App
+from dashboard.auth import Sessions, StaffSession, Throttle
+
+APP_KEY = web.AppKey("dashboard_app", App)
+SESSIONS_KEY = web.AppKey("dashboard_sessions", Sessions)
+THROTTLE_KEY = web.AppKey("dashboard_throttle", Throttle)
+WAKE_KEY = web.AppKey("dashboard_wake", asyncio.Event)
+SECURE_KEY = web.AppKey("dashboard_secure", bool)
+
+PREFIX = "/admin"
+SESSION_COOKIE = "tthc_staff"
+LOGIN_COOKIE = "tthc_login"  # the login form's CSRF token (double submit: cookie and form must agree)
+OPEN_PATHS = (f"{PREFIX}/login", f"{PREFIX}/static/")
+UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+BAD_TOKEN = "Phiên làm việc không hợp lệ hoặc đã hết hạn. Hãy tải lại trang và thử lại."
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def app_of(request: web.Request) -> App:
+    return request.app[APP_KEY]
+
+
+def staff_of(request: web.Request) -> StaffSession:
+    return request["staff"]
+
+
+def wake_outbox(request: web.Request) -> None:
+    """A change the citizen must hear of: the outbox worker sends it now, not at its next round."""
+    wake = request.app.get(WAKE_KEY)
+    if wake is not None:
+        wake.set()
+
+
+def render(request: web.Request, template: str, context: dict | None = None, status: int = 200) -> web.Response:
+    staff = request.get("staff")
+    shared = {
+        "staff": staff.account if staff else None,
+        "csrf": staff.csrf if staff else request.get("login_csrf", ""),
+        "path": request.path,
+    }
+    return aiohttp_jinja2.render_template(template, request, shared | (context or {}), status=status)
+
+
+def page_error(request: web.Request, status: int, message: str) -> web.Response:
+    return render(request, "error.html", {"status": status, "message": message}, status=status)
+
+
+def forbidden(request: web.Request) -> web.Response:
+    return page_error(request, 403, "Tài khoản của bạn không có quyền xem trang này.")
+
+
+def not_found(request: web.Request) -> web.Response:
+    return page_error(request, 404, "Không tìm thấy trang hoặc hồ sơ này.")
+
+
+def requires(role: str) -> Callable[[Handler], Handler]:
+    """Only accounts of `role` or above; others get 403."""
+
+    def deco(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def wrapped(request: web.Request) -> web.StreamResponse:
+            if not staff_of(request).account.at_least(role):
+                return forbidden(request)
+            return await handler(request)
+
+        return wrapped
+
+    return deco
+
+
+def client_ip(request: web.Request) -> str:
+    return request.remote or "?"
+
+
+def _to_login(request: web.Request) -> web.StreamResponse:
+    target = f"{PREFIX}/login?next={quote(request.path_qs, safe='')}" if request.method == "GET" else f"{PREFIX}/login"
+    if request.headers.get("HX-Request"):
+        return web.Response(status=401, headers={"HX-Redirect": target})
+    return web.HTTPSeeOther(target)
+
+
+def _token_ok(expected: str, given: str | None) -> bool:
+    return bool(expected) and bool(given) and hmac.compare_digest(expected.encode(), given.encode())
+
+
+@web.middleware
+async def security_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """For every dashboard path: the session (or the way to the login page), the CSRF check of every unsafe
+    request, and the security headers."""
+    if not request.path.startswith(PREFIX):
+        return await handler(request)
+    try:
+        response = await _guarded(request, handler)
+    except web.HTTPException as e:
+        if e.status >= 400 and e.text is None:
+            raise
+        response = e
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    if not request.path.startswith(f"{PREFIX}/static/"):
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
+    sessions = request.app[SESSIONS_KEY]
+    staff = await asyncio.to_thread(sessions.load, request.cookies.get(SESSION_COOKIE))
+    if staff is not None:
+        request["staff"] = staff
+    open_path = request.path.startswith(OPEN_PATHS)
+    if staff is None and not open_path:
+        return _to_login(request)
+    if request.method in UNSAFE:
+        # the login form comes before any session: its token is the one in the login cookie
+        expected = request.cookies.get(LOGIN_COOKIE, "") if open_path else staff.csrf
+        given = request.headers.get("X-CSRF-Token")
+        if given is None and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            given = (await request.post()).get("csrf")
+        if not _token_ok(expected, given if isinstance(given, str) else None):
+            return page_error(request, 403, BAD_TOKEN)
+    return await handler(request)
+
+
+def set_cookie(request: web.Request, response: web.StreamResponse, name: str, value: str, max_age: int | None) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path=PREFIX,
+        httponly=True,
+        samesite="Lax",
+        secure=request.app[SECURE_KEY] or request.secure,
+    )
