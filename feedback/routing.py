@@ -21,6 +21,15 @@ from knowledge.text import fold_chars
 log = logging.getLogger(__name__)
 
 
+class ConfigError(FeedbackError):
+    """A refused change to queues, routing rules, reject reasons or answer templates: the message is English
+    (the CLI), `vi` says the same in Vietnamese (the dashboard)."""
+
+    def __init__(self, message: str, vi: str):
+        super().__init__(message)
+        self.vi = vi
+
+
 def route(s: Session, field: str | None, procedure_code: str | None, content: str) -> Row:
     """The queue for an item: the first matching active rule by priority, else the default queue."""
     folded = fold_chars(content)
