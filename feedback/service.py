@@ -66,8 +66,10 @@ from feedback.routing import (
     set_queue,
 )
 from feedback.workflow import (
+    InvalidAssignee,
     answer,
     ask_info,
+    assign,
     claim,
     close,
     mark_duplicate,

@@ -1,20 +1,22 @@
-"""Staff actions on an item: claim, ask for information, transfer, answer, reject, mark duplicate, publish
-(after redaction), close. Each is one audited transaction that tells the citizen."""
+"""Staff actions on an item: claim, assign, ask for information, transfer, answer, reject, mark duplicate, publish
+(after redaction), close. Each is one audited transaction; all but `assign` tell the citizen."""
 
 from __future__ import annotations
 
 import logging
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import users
 from feedback import texts
-from feedback.model import FeedbackError, Publication
+from feedback.model import END_STATES, Conflict, FeedbackError, IllegalTransition, Publication
 from feedback.outbox import utcnow
-from feedback.records import check_staff, load_item, note_text, staff_action
+from feedback.records import add_audit, check_staff, load_item, note_text, staff_action
 from feedback.redact import leaks, redact
 from feedback.tables import (
+    items,
     messages,
     reject_reasons,
 )
@@ -28,6 +30,39 @@ def claim(factory: sessionmaker, code: str, staff: str, version: int | None = No
         factory, code, staff, "claim", version, now,
         lambda s, it: ({"assigned_to": check_staff(staff)}, None, texts.claimed(it.code)),
     )  # fmt: skip
+
+
+class InvalidAssignee(FeedbackError):
+    """The account to assign to does not exist, is disabled, or does not work on the item's queue."""
+
+
+def assign(factory: sessionmaker, code: str, staff: str, assignee: str, version: int | None = None, now=None) -> int:
+    """Give an item that is not finished to a staff member: only `assigned_to` changes (no state change, nothing
+    sent to the citizen), with an audit entry. `assignee` must be an active account that works on the item's
+    queue. Returns the new version (the same one when it already was theirs)."""
+    staff = check_staff(staff)
+    now = now or utcnow()
+    account = users.by_name(factory, (assignee or "").strip())
+    with factory.begin() as s:
+        it = load_item(s, code)
+        if version is not None and version != it.version:
+            raise Conflict(f"{it.code} changed since you opened it (version {version}, now {it.version}); reload")
+        if it.state in END_STATES:
+            raise IllegalTransition(f"{it.code}: cannot assign an item that is {it.state}")
+        if account is None or not account.active or not account.may_see_queue(it.queue_id):
+            raise InvalidAssignee(f"{assignee!r} is not an active account working on the queue of {it.code}")
+        if it.assigned_to == account.username:
+            return it.version
+        n = s.execute(
+            update(items)
+            .where(items.c.id == it.id, items.c.version == it.version)
+            .values(assigned_to=account.username, version=it.version + 1, updated_at=now)
+        ).rowcount
+        if n != 1:
+            raise Conflict(f"{it.code} was changed by someone else meanwhile; reload it and try again")
+        add_audit(s, it.id, now, staff, "assign", it.state, it.state, f"{it.assigned_to or '-'} -> {account.username}")
+    log.info("feedback %s: assigned by staff", it.code)
+    return it.version + 1
 
 
 def ask_info(factory: sessionmaker, code: str, staff: str, question: str, version: int | None = None, now=None) -> int:
