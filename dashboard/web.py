@@ -20,6 +20,8 @@ THROTTLE_KEY = web.AppKey("dashboard_throttle", Throttle)
 WAKE_KEY = web.AppKey("dashboard_wake", asyncio.Event)
 SECURE_KEY = web.AppKey("dashboard_secure", bool)
 
+STAFF_KEY = web.RequestKey("dashboard_staff", StaffSession)
+LOGIN_CSRF_KEY = web.RequestKey("dashboard_login_csrf", str)
 PREFIX = "/admin"
 SESSION_COOKIE = "tthc_staff"
 LOGIN_COOKIE = "tthc_login"  # the login form's CSRF token (double submit: cookie and form must agree)
@@ -38,7 +40,7 @@ def app_of(request: web.Request) -> App:
 
 
 def staff_of(request: web.Request) -> StaffSession:
-    return request["staff"]
+    return request[STAFF_KEY]
 
 
 def wake_outbox(request: web.Request) -> None:
@@ -49,10 +51,10 @@ def wake_outbox(request: web.Request) -> None:
 
 
 def render(request: web.Request, template: str, context: dict | None = None, status: int = 200) -> web.Response:
-    staff = request.get("staff")
+    staff = request.get(STAFF_KEY)
     shared = {
         "staff": staff.account if staff else None,
-        "csrf": staff.csrf if staff else request.get("login_csrf", ""),
+        "csrf": staff.csrf if staff else request.get(LOGIN_CSRF_KEY, ""),
         "path": request.path,
     }
     return aiohttp_jinja2.render_template(template, request, shared | (context or {}), status=status)
@@ -93,11 +95,25 @@ def _to_login(request: web.Request) -> web.StreamResponse:
     target = f"{PREFIX}/login?next={quote(request.path_qs, safe='')}" if request.method == "GET" else f"{PREFIX}/login"
     if request.headers.get("HX-Request"):
         return web.Response(status=401, headers={"HX-Redirect": target})
-    return web.HTTPSeeOther(target)
+    return see_other(target)
 
 
 def _token_ok(expected: str, given: str | None) -> bool:
     return bool(expected) and bool(given) and hmac.compare_digest(expected.encode(), given.encode())
+
+
+def see_other(location: str) -> web.Response:
+    """A redirect after a POST (or to the login page)."""
+    return web.Response(status=303, headers={"Location": location})
+
+
+def _secure(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    if not request.path.startswith(f"{PREFIX}/static/"):
+        response.headers["Cache-Control"] = "no-store"
 
 
 @web.middleware
@@ -108,16 +124,12 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
         return await handler(request)
     try:
         response = await _guarded(request, handler)
+    except web.HTTPNotFound:
+        response = not_found(request)
     except web.HTTPException as e:
-        if e.status >= 400 and e.text is None:
-            raise
-        response = e
-    response.headers["Content-Security-Policy"] = CSP
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "same-origin"
-    if not request.path.startswith(f"{PREFIX}/static/"):
-        response.headers["Cache-Control"] = "no-store"
+        _secure(request, e)
+        raise
+    _secure(request, response)
     return response
 
 
@@ -125,7 +137,7 @@ async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse
     sessions = request.app[SESSIONS_KEY]
     staff = await asyncio.to_thread(sessions.load, request.cookies.get(SESSION_COOKIE))
     if staff is not None:
-        request["staff"] = staff
+        request[STAFF_KEY] = staff
     open_path = request.path.startswith(OPEN_PATHS)
     if staff is None and not open_path:
         return _to_login(request)
