@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test lint bench eval bundle clean
+.PHONY: demo test lint bench eval bundle clean screenshots
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -26,6 +26,10 @@ demo: $(STAMP)
 test: $(STAMP_DEV)
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
+
+# The README's screenshots, taken by the browser tests.
+screenshots: $(STAMP_DEV)
+	SCREENSHOTS_DIR=docs/screenshots $(BIN)/pytest -q tests/test_dashboard_browser.py
 
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check .
