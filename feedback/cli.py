@@ -130,7 +130,9 @@ def _check_user(factory: sessionmaker, staff: str) -> str:
 
     account = users.by_name(factory, records.check_staff(staff))
     if account is None or not account.active:
-        raise FeedbackError(f"no staff account {staff!r} (or it is disabled); add one with `python -m bot user add {staff}`")
+        raise FeedbackError(
+            f"no staff account {staff!r} (or it is disabled); add one with `python -m bot user add {staff}`"
+        )
     return account.username
 
 
