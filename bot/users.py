@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Table,
     delete,
+    func,
     insert,
     select,
     true,
@@ -29,6 +30,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+
+from feedback.tables import queues
 
 metadata = MetaData()
 users = Table(
@@ -57,7 +60,12 @@ _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 
 class UserError(ValueError):
-    pass
+    """A refused account change: the message is English (the CLI), `vi` says the same in Vietnamese (the
+    dashboard)."""
+
+    def __init__(self, message: str, vi: str):
+        super().__init__(message)
+        self.vi = vi
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,7 @@ class Account:
     role: str
     active: bool
     queue_ids: frozenset[int]
+    created_at: datetime | None = None
 
     def at_least(self, role: str) -> bool:
         return RANK[self.role] >= RANK[role]
@@ -82,40 +91,44 @@ class Account:
 
 def check_username(username: str) -> str:
     if not re.fullmatch(r"[a-z0-9._-]{3,64}", username or "") or username in ("citizen", "system"):
-        raise UserError("username: 3-64 characters of a-z, 0-9, '.', '_' or '-'")
+        raise UserError(
+            "username: 3-64 characters of a-z, 0-9, '.', '_' or '-'",
+            "Tên đăng nhập: 3–64 ký tự gồm chữ thường không dấu a–z, số 0–9, dấu chấm, gạch dưới hoặc gạch ngang.",
+        )
     return username
 
 
 def check_role(role: str) -> str:
     if role not in ROLES:
-        raise UserError(f"role: one of {', '.join(ROLES)}")
+        raise UserError(f"role: one of {', '.join(ROLES)}", "Vai trò không hợp lệ.")
     return role
 
 
 def check_password(password: str) -> str:
     if len(password or "") < MIN_PASSWORD:
-        raise UserError(f"password: at least {MIN_PASSWORD} characters")
+        raise UserError(
+            f"password: at least {MIN_PASSWORD} characters", f"Mật khẩu phải có ít nhất {MIN_PASSWORD} ký tự."
+        )
     if len(password) > 1024:
-        raise UserError("password: at most 1024 characters")
+        raise UserError("password: at most 1024 characters", "Mật khẩu dài quá 1024 ký tự.")
     return password
 
 
-def _queue_ids(s: Session, names: list[str]) -> list[int]:
-    from feedback.tables import queues
-
+def _queue_ids(s: Session, wanted: list[str | int]) -> list[int]:
+    """Queue ids of queues given by name (the CLI) or by id (the dashboard); an unknown one is refused."""
     ids = []
-    for name in names:
-        qid = s.scalar(select(queues.c.id).where(queues.c.name == name))
+    for q in wanted:
+        qid = s.scalar(select(queues.c.id).where(queues.c.id == q if isinstance(q, int) else queues.c.name == q))
         if qid is None:
-            raise UserError(f"queue: no queue {name!r}")
+            raise UserError(f"queue: no queue {q!r}", f"Không có hàng đợi “{q}”.")
         ids.append(qid)
     return ids
 
 
 def add_user(
-    factory: sessionmaker, username: str, password: str, role: str, queues: list[str] | tuple[str, ...] = ()
+    factory: sessionmaker, username: str, password: str, role: str, queues: list[str | int] | tuple[str | int, ...] = ()
 ) -> int:
-    """A new account; `queues` by name (a staff member sees only those)."""
+    """A new account; `queues` by name or id (a staff member sees only those)."""
     check_username(username)
     check_role(role)
     check_password(password)
@@ -135,12 +148,12 @@ def add_user(
                 s.execute(insert(user_queues).values(user_id=uid, queue_id=qid))
             return uid
     except IntegrityError:
-        raise UserError(f"username: {username!r} exists already") from None
+        raise UserError(f"username: {username!r} exists already", f"Tên đăng nhập “{username}” đã có.") from None
 
 
 def _account(s: Session, row) -> Account:
     qids = frozenset(s.scalars(select(user_queues.c.queue_id).where(user_queues.c.user_id == row.id)))
-    return Account(row.id, row.username, row.role, bool(row.active), qids)
+    return Account(row.id, row.username, row.role, bool(row.active), qids, row.created_at)
 
 
 def get(factory: sessionmaker, user_id: int) -> Account | None:
@@ -167,7 +180,10 @@ def update_account(
     active: bool | None = None,
     queue_ids: list[int] | None = None,
     password: str | None = None,
+    actor_id: int | None = None,
 ) -> None:
+    """Change an account. Refused: an actor (`actor_id`) disabling or demoting their own account, and any change
+    that would leave no active admin."""
     values: dict = {}
     if role is not None:
         values["role"] = check_role(role)
@@ -176,14 +192,31 @@ def update_account(
     if password is not None:
         values["password_hash"] = _hasher.hash(check_password(password))
     with factory.begin() as s:
-        if s.scalar(select(users.c.id).where(users.c.id == user_id)) is None:
-            raise UserError("no such account")
+        row = s.execute(select(users).where(users.c.id == user_id)).first()
+        if row is None:
+            raise UserError("no such account", "Không tìm thấy tài khoản này.")
+        loses_admin = row.role == "admin" and row.active and (active is False or role not in (None, "admin"))
+        if loses_admin and actor_id == user_id:
+            raise UserError(
+                "you cannot disable or demote your own account",
+                "Bạn không thể tự khóa hoặc hạ quyền tài khoản của chính mình.",
+            )
+        if loses_admin and not _other_admins(s, user_id):
+            raise UserError(
+                "at least one active admin must remain", "Phải còn ít nhất một tài khoản quản trị đang hoạt động."
+            )
         if values:
             s.execute(update(users).where(users.c.id == user_id).values(**values))
         if queue_ids is not None:
+            qids = set(_queue_ids(s, list(queue_ids)))
             s.execute(delete(user_queues).where(user_queues.c.user_id == user_id))
-            for qid in sorted(set(queue_ids)):
+            for qid in sorted(qids):
                 s.execute(insert(user_queues).values(user_id=user_id, queue_id=qid))
+
+
+def _other_admins(s: Session, user_id: int) -> int:
+    mine = (users.c.role == "admin") & users.c.active.is_(True) & (users.c.id != user_id)
+    return s.scalar(select(func.count()).select_from(users).where(mine))
 
 
 def authenticate(factory: sessionmaker, username: str, password: str) -> Account | None:
@@ -197,4 +230,3 @@ def authenticate(factory: sessionmaker, username: str, password: str) -> Account
         if row is None or not row.active:
             return None
         return _account(s, row)
-

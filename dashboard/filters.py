@@ -23,6 +23,7 @@ ACTION_LABELS = {
     "close": "Kết thúc",
     "rate": "Người gửi đánh giá",
     "erase": "Xóa thông tin cá nhân theo yêu cầu",
+    "note": "Ghi chú nội bộ",
 }
 
 

@@ -96,9 +96,10 @@ def reply_info(
         item = _load_owned(s, code, citizen)
         if item.state != "needs_info":
             raise CitizenError(f"{item.code} hiện không chờ bổ sung thông tin.")
+        # the request itself: a note or an assignment while waiting is audited in needs_info too
         asked = s.execute(
             select(audit.c.at, audit.c.from_state)
-            .where(audit.c.item_id == item.id, audit.c.to_state == "needs_info")
+            .where(audit.c.item_id == item.id, audit.c.action == "ask_info")
             .order_by(desc(audit.c.id))
             .limit(1)
         ).one()

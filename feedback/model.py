@@ -47,7 +47,12 @@ _RESERVED_ACTORS = {"citizen", "system"}
 
 
 class FeedbackError(Exception):
-    """A refused operation; the message is English, for staff and operators."""
+    """A refused operation; the message is English, for staff and operators (the CLI); `vi`, when given, says
+    the same in Vietnamese for the dashboard."""
+
+    def __init__(self, message: str = "", vi: str | None = None):
+        super().__init__(message)
+        self.vi = vi
 
 
 class UnknownItem(FeedbackError):

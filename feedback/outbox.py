@@ -196,3 +196,23 @@ async def deliver(
 def pending_count(factory: sessionmaker) -> int:
     with factory() as s:
         return s.scalar(select(func.count()).select_from(outbox).where(outbox.c.status.in_(("pending", "sending"))))
+
+
+def to_chat(factory: sessionmaker, item_id: int, channel: str, chat_id: str) -> list[dict]:
+    """An item's messages to one chat (the citizen's), oldest first, with how their delivery went: id, text,
+    status, attempts, created_at, sent_at, last_error."""
+    with factory() as s:
+        rows = s.execute(
+            select(
+                outbox.c.id,
+                outbox.c.text,
+                outbox.c.status,
+                outbox.c.attempts,
+                outbox.c.created_at,
+                outbox.c.sent_at,
+                outbox.c.last_error,
+            )
+            .where(outbox.c.item_id == item_id, outbox.c.channel == channel, outbox.c.chat_id == str(chat_id))
+            .order_by(outbox.c.id)
+        )
+        return [dict(r._mapping) for r in rows]

@@ -35,6 +35,7 @@ from feedback.tables import (
     items,
     queues,
 )
+from feedback.validate import num
 
 log = logging.getLogger(__name__)
 
@@ -51,16 +52,21 @@ def staff_chat_id(value: str | None) -> str | None:
 def check_staff(staff: str) -> str:
     s = (staff or "").strip()
     if not _STAFF_NAME.fullmatch(s) or s in _RESERVED_ACTORS:
-        raise FeedbackError("staff: give the acting staff member's username (3-64 characters of a-z, 0-9, . _ -)")
+        raise FeedbackError(
+            "staff: give the acting staff member's username (3-64 characters of a-z, 0-9, . _ -)",
+            "Tài khoản cán bộ không hợp lệ.",
+        )
     return s
 
 
-def note_text(value: str | None, what: str, required: bool = False) -> str | None:
+def note_text(value: str | None, what: str, required: bool = False, vi: str = "nội dung") -> str | None:
+    """A staff text, stripped; `what` names it in English, `vi` in Vietnamese (lower case) for the messages."""
     s = (value or "").strip()
     if required and not s:
-        raise FeedbackError(f"{what} is required")
+        raise FeedbackError(f"{what} is required", f"Chưa nhập {vi}.")
     if len(s) > MAX_NOTE_CHARS:
-        raise FeedbackError(f"{what}: at most {MAX_NOTE_CHARS} characters")
+        too_long = f"{vi[:1].upper()}{vi[1:]} dài quá {num(MAX_NOTE_CHARS)} ký tự."
+        raise FeedbackError(f"{what}: at most {MAX_NOTE_CHARS} characters", too_long)
     return s or None
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import users
 from feedback import texts
-from feedback.model import END_STATES, Conflict, FeedbackError, IllegalTransition, Publication
+from feedback.model import END_STATES, Conflict, FeedbackError, IllegalTransition, Publication, UnknownItem
 from feedback.outbox import utcnow
 from feedback.records import add_audit, check_staff, load_item, note_text, staff_action
 from feedback.redact import leaks, redact
@@ -22,6 +22,13 @@ from feedback.tables import (
 )
 
 log = logging.getLogger(__name__)
+LEAK_LABELS = {  # what `_leaks` finds, as the refusal names it
+    "name": "họ tên người gửi",
+    "address": "địa chỉ",
+    "phone": "số điện thoại",
+    "email": "thư điện tử",
+    "id_number": "số giấy tờ tùy thân",
+}
 
 
 def claim(factory: sessionmaker, code: str, staff: str, version: int | None = None, now=None) -> int:
@@ -50,7 +57,10 @@ def assign(factory: sessionmaker, code: str, staff: str, assignee: str, version:
         if it.state in END_STATES:
             raise IllegalTransition(f"{it.code}: cannot assign an item that is {it.state}")
         if account is None or not account.active or not account.may_see_queue(it.queue_id):
-            raise InvalidAssignee(f"{assignee!r} is not an active account working on the queue of {it.code}")
+            raise InvalidAssignee(
+                f"{assignee!r} is not an active account working on the queue of {it.code}",
+                "Tài khoản được chọn không tồn tại, đã bị khóa hoặc không xử lý hàng đợi của hồ sơ này.",
+            )
         if it.assigned_to == account.username:
             return it.version
         n = s.execute(
@@ -67,7 +77,7 @@ def assign(factory: sessionmaker, code: str, staff: str, assignee: str, version:
 
 def ask_info(factory: sessionmaker, code: str, staff: str, question: str, version: int | None = None, now=None) -> int:
     """Ask the citizen for more information; the question is sent to them and the clock pauses."""
-    q = note_text(question, "the question", required=True)
+    q = note_text(question, "the question", required=True, vi="nội dung đề nghị bổ sung")
     when = now or utcnow()
 
     def build(s: Session, it: Row):
@@ -83,10 +93,10 @@ def transfer(
     factory: sessionmaker, code: str, staff: str, agency: str, note: str | None = None, version=None, now=None
 ) -> int:
     """Transfer to the competent agency (named); an end state here."""
-    name = note_text(agency, "the agency", required=True)
+    name = note_text(agency, "the agency", required=True, vi="tên cơ quan có thẩm quyền")
     if len(name) > 300:
-        raise FeedbackError("the agency: at most 300 characters")
-    extra = note_text(note, "the note")
+        raise FeedbackError("the agency: at most 300 characters", "Tên cơ quan dài quá 300 ký tự.")
+    extra = note_text(note, "the note", vi="ghi chú")
     return staff_action(
         factory, code, staff, "transfer", version, now,
         lambda s, it: ({"transferred_to": name}, extra, texts.transferred(it.code, name)),
@@ -95,7 +105,7 @@ def transfer(
 
 def answer(factory: sessionmaker, code: str, staff: str, text: str, version: int | None = None, now=None) -> int:
     """Answer the citizen (sent to them, with the request to rate it and the 1–5 buttons)."""
-    body = note_text(text, "the answer", required=True)
+    body = note_text(text, "the answer", required=True, vi="nội dung trả lời")
     when = now or utcnow()
     return staff_action(
         factory, code, staff, "answer", version, when,
@@ -108,7 +118,7 @@ def reject(
     factory: sessionmaker, code: str, staff: str, reason: str, note: str | None = None, version=None, now=None
 ) -> int:
     """Refuse to handle it, with a reason from the list (`list_reject_reasons`) and an optional text."""
-    extra = note_text(note, "the note")
+    extra = note_text(note, "the note", vi="ghi chú")
 
     def build(s: Session, it: Row):
         label = s.scalar(
@@ -116,7 +126,7 @@ def reject(
         )
         if label is None:
             known = ", ".join(s.scalars(select(reject_reasons.c.code).where(reject_reasons.c.active.is_(True))))
-            raise FeedbackError(f"unknown reject reason {reason!r}; one of: {known}")
+            raise FeedbackError(f"unknown reject reason {reason!r}; one of: {known}", "Hãy chọn lý do từ chối.")
         return (
             {"reject_reason": reason, "reject_note": extra},
             f"{reason}: {extra or ''}".strip(),
@@ -130,14 +140,20 @@ def mark_duplicate(
     factory: sessionmaker, code: str, staff: str, original: str, note: str | None = None, version=None, now=None
 ) -> int:
     """Close as a duplicate of another item (which must not itself be a duplicate)."""
-    extra = note_text(note, "the note")
+    extra = note_text(note, "the note", vi="ghi chú")
 
     def build(s: Session, it: Row):
-        orig = load_item(s, original)
+        try:
+            orig = load_item(s, original)
+        except UnknownItem as e:
+            raise UnknownItem(str(e), "Không có hồ sơ nào với mã hồ sơ gốc đã nhập.") from None
         if orig.id == it.id:
-            raise FeedbackError("an item cannot duplicate itself")
+            raise FeedbackError("an item cannot duplicate itself", "Không thể đánh dấu hồ sơ trùng với chính nó.")
         if orig.state == "duplicate":
-            raise FeedbackError(f"{orig.code} is itself a duplicate; link to its original instead")
+            raise FeedbackError(
+                f"{orig.code} is itself a duplicate; link to its original instead",
+                f"{orig.code} cũng là hồ sơ trùng; hãy chọn hồ sơ gốc của nó.",
+            )
         return (
             {"duplicate_of": orig.id},
             f"duplicate of {orig.code}" + (f": {extra}" if extra else ""),
@@ -181,10 +197,16 @@ def publish(
     def build(s: Session, it: Row):
         c = content if content is not None else redact(it.content, it.sender_name, it.sender_address).text
         a = answer_text if answer_text is not None else redact(it.answer or "", it.sender_name, it.sender_address).text
-        c, a = note_text(c, "the published content", required=True), note_text(a, "the published answer", required=True)
+        c = note_text(c, "the published content", required=True, vi="nội dung phản ánh công khai")
+        a = note_text(a, "the published answer", required=True, vi="nội dung trả lời công khai")
         leaks = sorted(set(_leaks(c, it)) | set(_leaks(a, it)))
         if leaks:
-            raise FeedbackError(f"{it.code}: the text to publish still holds personal data ({', '.join(leaks)})")
+            raise FeedbackError(
+                f"{it.code}: the text to publish still holds personal data ({', '.join(leaks)})",
+                "Chưa công khai: văn bản vẫn còn thông tin cá nhân ("
+                + ", ".join(LEAK_LABELS.get(k, k) for k in leaks)
+                + "). Hãy sửa rồi bấm “Công khai” lại.",
+            )
         return {"public_content": c, "public_answer": a, "published_at": when}, None, texts.published(it.code)
 
     return staff_action(factory, code, staff, "publish", version, when, build)
@@ -192,5 +214,5 @@ def publish(
 
 def close(factory: sessionmaker, code: str, staff: str, note: str | None = None, version=None, now=None) -> int:
     """Archive a published item."""
-    extra = note_text(note, "the note")
+    extra = note_text(note, "the note", vi="ghi chú")
     return staff_action(factory, code, staff, "close", version, now, lambda s, it: ({}, extra, texts.closed(it.code)))
