@@ -270,7 +270,7 @@ def _console_delivery(app: App, write=print):
     return deliver
 
 
-async def _serve(app: App, stop: asyncio.Event | None = None) -> None:
+async def _serve(app: App, stop: asyncio.Event | None = None, listening: threading.Event | None = None) -> None:
     from aiohttp import web
 
     from bot.notify import Senders, start_worker
@@ -293,6 +293,8 @@ async def _serve(app: App, stop: asyncio.Event | None = None) -> None:
         await runner.cleanup()
         raise db.DatabaseError(f"cannot listen on {app.settings.host}:{app.settings.port}: {e.strerror}") from None
     log.info("serving on http://%s:%s", app.settings.host, app.settings.port)
+    if listening is not None:
+        listening.set()
     stop_worker = asyncio.Event()
     notifier = None
     try:
@@ -317,7 +319,11 @@ async def _serve(app: App, stop: asyncio.Event | None = None) -> None:
 
 
 def _demo(app: App) -> int:
+    from bot import demo
     from bot.console import chat
+
+    username, password = demo.admin_account(app)
+    demo.seed_items(app)
 
     stop_loop: list = []
 
@@ -326,14 +332,19 @@ def _demo(app: App) -> int:
         stop = asyncio.Event()
         stop_loop.extend([loop, stop])
         try:
-            loop.run_until_complete(_serve(app, stop))
+            loop.run_until_complete(_serve(app, stop, listening))
         except db.DatabaseError as e:
             print(f"warning: {e}", file=sys.stderr)
+        finally:
+            listening.set()  # failed to start: the chat goes on without the pages
 
+    listening = threading.Event()
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
+    listening.wait(timeout=60)
     base = f"http://{app.settings.host}:{app.settings.port}"
     print(f"Server: {base}/healthz  ·  search API: {base}/api/search?q=khai+sinh")
+    print(f"Staff dashboard: {base}/admin  ·  user {username}  ·  password {password} (new on every run)")
     chat(app.conversations, deliver=_console_delivery(app), echo=not sys.stdin.isatty())
     if stop_loop:
         loop, stop = stop_loop

@@ -9,6 +9,7 @@ from handlers.conversation import Conversations
 from handlers.core import Button, Incoming, Reply
 
 CHANNEL = "console"
+USER = "local"  # the one citizen of the terminal chat
 EXIT = {"thoát", "thoat", "exit", "quit"}
 
 
@@ -23,7 +24,7 @@ def chat(
     conversations: Conversations,
     read: Callable[[str], str] = input,
     write: Callable[[str], None] = print,
-    user: str = "local",
+    user: str = USER,
     deliver: Callable[[], list[Button] | None] | None = None,
     echo: bool = False,
 ) -> None:
