@@ -5,13 +5,15 @@ still open, a third rated) and the assistant's answer ratings.
     .venv/bin/python bench/report_bench.py [--items 20000] [--year 2026] [--db /tmp/report_bench.db]
 
 Prints the time to fill the database, to compute the year's report (twice: the second finds the working-day
-spans cached), and to render the XLSX and the CSV, with the file sizes.
+spans cached), and to render the XLSX and the CSV, with the file sizes; then the staff inbox over the same items
+(`feedback.inbox`): the first page of open items, of every item, and a search (median of 5 runs each).
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import statistics
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -23,7 +25,7 @@ from sqlalchemy import insert  # noqa: E402
 
 from bot import db  # noqa: E402
 from dashboard.reports import to_csv, to_xlsx  # noqa: E402
-from feedback import routing, stats, workdays  # noqa: E402
+from feedback import inbox, routing, stats, workdays  # noqa: E402
 from feedback.tables import audit, items  # noqa: E402
 from handlers.store import answer_ratings  # noqa: E402
 
@@ -114,6 +116,17 @@ def main() -> None:
         t = time.perf_counter()
         body = render(report)
         print(f"{name} export: {(time.perf_counter() - t) * 1000:.0f} ms, {len(body):,} bytes")
+    for what, criteria in (
+        ("open items", inbox.Criteria("bench", None)),
+        ("every item", inbox.Criteria("bench", None, state="all")),
+        ("a search by code", inbox.Criteria("bench", None, state="all", q="b00012")),
+    ):
+        times = []
+        for _ in range(5):
+            t = time.perf_counter()
+            page = inbox.inbox(factory, criteria)
+            times.append((time.perf_counter() - t) * 1000)
+        print(f"inbox, first page of {what}: {statistics.median(times):.0f} ms ({page.total} found)")
     engine.dispose()
 
 
