@@ -115,7 +115,7 @@ def reply_info(
             "citizen",
             now,
             {"deadline": deadline, "overdue_at": None if deadline >= workdays.local_date(now) else item.overdue_at},
-            note=f"deadline moved by {paused} working days",
+            note=f"hạn xử lý lùi {paused} ngày làm việc (thời gian chờ người gửi bổ sung)" if paused else None,
             notify=texts.info_received(item.code),
             target=asked.from_state,
         )

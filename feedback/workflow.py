@@ -156,7 +156,7 @@ def mark_duplicate(
             )
         return (
             {"duplicate_of": orig.id},
-            f"duplicate of {orig.code}" + (f": {extra}" if extra else ""),
+            f"trùng với {orig.code}" + (f": {extra}" if extra else ""),
             (texts.duplicate(it.code, orig.code)),
         )
 
