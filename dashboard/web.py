@@ -32,6 +32,8 @@ CSP = (
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 BAD_TOKEN = "Phiên làm việc không hợp lệ hoặc đã hết hạn. Hãy tải lại trang và thử lại."
+TOO_LARGE = "Dữ liệu gửi lên quá lớn: tối đa {mb} MB. Không có gì được lưu."
+FORM_ROOM = 2**20  # bytes of a form around an uploaded file
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -87,6 +89,17 @@ def requires(role: str) -> Callable[[Handler], Handler]:
     return deco
 
 
+def accepts_upload(max_bytes: int) -> Callable[[Handler], Handler]:
+    """A route taking a file of up to `max_bytes` (other requests may send 1 MB): its multipart body is read with
+    that limit (and room for the form); a larger body is refused on a page (400) before the handler runs."""
+
+    def deco(handler: Handler) -> Handler:
+        handler.max_upload = max_bytes  # read by _guarded
+        return handler
+
+    return deco
+
+
 def client_ip(request: web.Request) -> str:
     return request.remote or "?"
 
@@ -134,6 +147,9 @@ async def security_middleware(request: web.Request, handler: Handler) -> web.Str
 
 
 async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
+    limit = getattr(request.match_info.handler, "max_upload", 0)
+    if limit:
+        request = request.clone(client_max_size=limit + FORM_ROOM)
     sessions = request.app[SESSIONS_KEY]
     staff = await asyncio.to_thread(sessions.load, request.cookies.get(SESSION_COOKIE))
     if staff is not None:
@@ -146,7 +162,11 @@ async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse
         expected = request.cookies.get(LOGIN_COOKIE, "") if open_path else staff.csrf
         given = request.headers.get("X-CSRF-Token")
         if given is None and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-            given = (await request.post()).get("csrf")
+            try:
+                given = (await request.post()).get("csrf")
+            except web.HTTPRequestEntityTooLarge:
+                mb = max(1, (limit or request.client_max_size) // 2**20)
+                return page_error(request, 400, TOO_LARGE.format(mb=mb))
         if not _token_ok(expected, given if isinstance(given, str) else None):
             return page_error(request, 403, BAD_TOKEN)
     return await handler(request)

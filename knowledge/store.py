@@ -1,19 +1,15 @@
 """Procedure storage: tables, all-or-nothing import with change history, export, live edits.
 
-Formats read: the national portal's crawl (JSON Lines, gzip or plain) and the project's own format
-(JSON Lines, XLSX, CSV), which `export` writes and `import` reads back unchanged.
+The files read and written (the national portal's crawl; the project's own JSON Lines, XLSX, CSV, which `export`
+writes and `import` reads back unchanged) are knowledge/formats.py's.
 """
 
 from __future__ import annotations
 
-import csv
-import gzip
 import hashlib
-import io
 import json
-import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,8 +31,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, sessionmaker
 
 from knowledge import integrity
+from knowledge.formats import ImportFailed, read_file, validate, write_file
 from knowledge.model import Flag, Procedure
-from knowledge.portal import RecordError, is_portal_record, parse_portal_record
 
 metadata = MetaData()
 
@@ -71,40 +67,6 @@ kb_revision = Table(
 )
 
 BUNDLED_KB = Path(__file__).with_name("data") / "procedures.jsonl.gz"
-# Columns of the flat formats (XLSX, CSV): list and table fields are JSON text in their cell.
-FLAT_COLUMNS = [
-    "code",
-    "name",
-    "url",
-    "decision",
-    "kind",
-    "levels",
-    "domain",
-    "audience",
-    "agency",
-    "authority",
-    "address",
-    "delegated_agency",
-    "coordinating_agency",
-    "related",
-    "steps",
-    "channels",
-    "documents",
-    "legal_basis",
-    "conditions",
-    "result",
-    "ministry",
-    "aliases",
-    "questions",
-    "page_code",
-    "page_gaps",
-    "flags",
-]
-JSON_COLUMNS = {"levels", "steps", "channels", "documents", "legal_basis", "aliases", "questions", "page_gaps", "flags"}
-
-
-class ImportFailed(Exception):
-    """The file cannot be imported; the message names the record and the field."""
 
 
 @dataclass
@@ -129,121 +91,12 @@ def content_hash(data: dict) -> str:
     return hashlib.sha256(json.dumps(data, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 
 
-# --- reading files -------------------------------------------------------------------------------
-
-
-def _open_text(path: Path) -> io.TextIOBase:
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
-    try:
-        return io.StringIO(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        raise ImportFailed(f"{path.name}: not UTF-8 text") from None
-
-
-def _rows_jsonl(path: Path) -> Iterator[tuple[str, dict]]:
-    for n, line in enumerate(_open_text(path), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ImportFailed(f"line {n}: malformed JSON ({e.msg})") from None
-        if not isinstance(obj, dict):
-            raise ImportFailed(f"line {n}: expected a JSON object")
-        yield f"line {n}", obj
-
-
-def _flat_row(where: str, row: dict) -> tuple[str, dict]:
-    obj: dict = {}
-    for key, value in row.items():
-        if key is None or value in (None, ""):
-            continue
-        if key not in FLAT_COLUMNS:
-            raise ImportFailed(f"{where}: unknown column {key!r}")
-        if key in JSON_COLUMNS:
-            try:
-                value = json.loads(value)
-            except (json.JSONDecodeError, TypeError):
-                raise ImportFailed(f"{where} (code {row.get('code') or '?'}), field {key}: not JSON") from None
-        obj[key] = str(value) if key not in JSON_COLUMNS else value
-    return where, obj
-
-
-def _rows_csv(path: Path) -> Iterator[tuple[str, dict]]:
-    reader = csv.DictReader(_open_text(path))
-    for n, row in enumerate(reader, 2):
-        yield _flat_row(f"row {n}", row)
-
-
-def _rows_xlsx(path: Path) -> Iterator[tuple[str, dict]]:
-    from openpyxl import load_workbook
-
-    try:
-        wb = load_workbook(path, read_only=True, data_only=True)
-    except Exception as e:  # openpyxl raises many kinds for a broken file
-        raise ImportFailed(f"{path.name}: not a readable XLSX file ({type(e).__name__})") from None
-    rows = wb.active.iter_rows(values_only=True)
-    header = [str(h) if h is not None else None for h in next(rows, ())]
-    for n, values in enumerate(rows, 2):
-        if any(v not in (None, "") for v in values):
-            yield _flat_row(f"row {n}", dict(zip(header, values, strict=False)))
-    wb.close()
-
-
-def read_file(path: str | Path) -> list[Procedure]:
-    """Parse a whole file into procedures, or raise ImportFailed naming the record and field."""
-    path = Path(path)
-    if not path.is_file():
-        raise ImportFailed(f"{path}: no such file")
-    suffixes = "".join(path.suffixes[-2:]).lower()
-    if suffixes.endswith(".xlsx"):
-        rows = _rows_xlsx(path)
-    elif suffixes.endswith(".csv") or suffixes.endswith(".csv.gz"):
-        rows = _rows_csv(path)
-    else:
-        rows = _rows_jsonl(path)
-    out: dict[str, Procedure] = {}
-    for where, obj in rows:
-        proc = _to_procedure(where, obj)
-        if proc.code in out:
-            raise ImportFailed(f"{where}: code {proc.code} appears twice in the file")
-        out[proc.code] = proc
-    return list(out.values())
-
-
-def _to_procedure(where: str, obj: dict) -> Procedure:
-    if is_portal_record(obj):
-        try:
-            return parse_portal_record(obj)
-        except RecordError as e:
-            raise ImportFailed(f"{where}: {e}") from None
-    code = obj.get("code") or "?"
-    try:
-        proc = Procedure.from_dict(obj)
-    except (TypeError, ValueError) as e:
-        raise ImportFailed(f"{where} (code {code}): {e}") from None
-    validate(proc, where)
-    return proc
-
-
-def validate(proc: Procedure, where: str = "record") -> None:
-    """The checks every stored procedure passes, whatever its source."""
-    if not isinstance(proc.code, str) or not re.fullmatch(r"\d+\.\d+", proc.code or ""):
-        raise ImportFailed(f"{where} (code {proc.code or '?'}), field code: expected a code like 1.001193")
-    if not isinstance(proc.name, str) or not proc.name.strip():
-        raise ImportFailed(f"{where} (code {proc.code}), field name: empty")
-    for name in ("aliases", "questions", "levels", "steps"):
-        value = getattr(proc, name)
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ImportFailed(f"{where} (code {proc.code}), field {name}: expected a list of texts")
-
-
 # --- writing the database --------------------------------------------------------------------------
 
 
-def _bump_revision(session: Session) -> None:
+def bump_revision(session: Session) -> None:
+    """A new revision of the knowledge base: every process rebuilds its search index on its next search. Call it
+    in the transaction that changes what the search reads (procedures, the vocabulary)."""
     if session.execute(update(kb_revision).values(revision=kb_revision.c.revision + 1)).rowcount == 0:
         session.execute(insert(kb_revision).values(id=1, revision=1))
 
@@ -252,26 +105,48 @@ def current_revision(session: Session) -> int:
     return session.scalar(select(kb_revision.c.revision)) or 0
 
 
+class RevisionChanged(ImportFailed):
+    """The knowledge base changed since the changes being saved were checked against it."""
+
+
+def stored_data(proc: Procedure) -> dict:
+    """The record as the database keeps it (tuples become lists)."""
+    return json.loads(json.dumps(proc.to_dict(), ensure_ascii=False))
+
+
+def changed_fields(before: dict, data: dict) -> list[str]:
+    return sorted(k for k in set(before) | set(data) if before.get(k) != data.get(k))
+
+
 def save_procedures(
     factory: sessionmaker,
     procs: Iterable[Procedure],
     actor: str,
     progress: Callable[[int, int], None] | None = None,
+    base_revision: int | None = None,
 ) -> ImportReport:
-    """Upsert procedures in one transaction, keeping a change entry for each created or changed one.
+    """Upsert procedures in one transaction, keeping a change entry for each created or changed one. With
+    `base_revision`, the KB revision the changes were checked against: RevisionChanged if it is no longer current.
 
     Damaged records are flagged anew over the whole KB (knowledge/integrity.py), whatever flags the input
     carries; a stored record whose flags change with this save is saved too."""
     report = ImportReport()
     now = datetime.now(UTC)
     with factory.begin() as session:
+        if base_revision is not None:
+            current = session.scalar(select(kb_revision.c.revision).with_for_update()) or 0
+            if current != base_revision:
+                raise RevisionChanged(
+                    f"the knowledge base changed since the check (revision {base_revision}, now {current})",
+                    "dữ liệu thủ tục đã thay đổi kể từ khi kiểm tra tệp (có lần nhập hoặc lần sửa khác)",
+                )
         existing = dict(session.execute(select(procedures.c.code, procedures.c.data)).all())
-        procs, flags = _flagged(list(procs), existing)
+        procs, flags = flagged(list(procs), existing)
         report.flagged = len(flags)
         report.flag_fields.update(f.field for fs in flags.values() for f in fs)
         for i, proc in enumerate(procs, 1):
             validate(proc)
-            data = json.loads(json.dumps(proc.to_dict(), ensure_ascii=False))  # tuples become lists as stored
+            data = stored_data(proc)
             digest = content_hash(data)
             before = existing.get(proc.code)
             row = {"name": proc.name, "data": data, "content_hash": digest, "updated_at": now, "updated_by": actor}
@@ -284,7 +159,7 @@ def save_procedures(
                 )
                 report.created += 1
             elif content_hash(before) != digest:
-                changed = sorted(k for k in set(before) | set(data) if before.get(k) != data.get(k))
+                changed = changed_fields(before, data)
                 session.execute(update(procedures).where(procedures.c.code == proc.code).values(**row))
                 session.execute(
                     insert(procedure_changes).values(
@@ -302,11 +177,11 @@ def save_procedures(
             if progress and (i % 200 == 0 or i == len(procs)):
                 progress(i, len(procs))
         if report.created or report.updated:
-            _bump_revision(session)
+            bump_revision(session)
     return report
 
 
-def _flagged(procs: list[Procedure], existing: dict[str, dict]) -> tuple[list[Procedure], dict[str, list[Flag]]]:
+def flagged(procs: list[Procedure], existing: dict[str, dict]) -> tuple[list[Procedure], dict[str, list[Flag]]]:
     """`procs` with the flags the whole KB after this save gives them, followed by the stored records whose
     flags change with it (a new record can make an old one a duplicate); and the flags of the whole KB."""
     incoming = {p.code for p in procs}
@@ -378,35 +253,5 @@ def history(session: Session, code: str) -> list[dict]:
 
 
 def export_file(session: Session, path: str | Path) -> int:
-    path = Path(path)
-    procs = load_all(session)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    name = path.name.lower()
-    if name.endswith(".xlsx"):
-        from openpyxl import Workbook
-
-        wb = Workbook(write_only=True)
-        ws = wb.create_sheet("procedures")
-        ws.append(FLAT_COLUMNS)
-        for p in procs:
-            ws.append(_flat(p))
-        wb.save(path)
-    elif name.endswith(".csv"):
-        with path.open("w", encoding="utf-8", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(FLAT_COLUMNS)
-            w.writerows(_flat(p) for p in procs)
-    else:
-        lines = "".join(json.dumps(p.to_dict(), ensure_ascii=False, separators=(",", ":")) + "\n" for p in procs)
-        data = lines.encode()
-        path.write_bytes(gzip.compress(data, mtime=0) if name.endswith(".gz") else data)
-    return len(procs)
-
-
-def _flat(p: Procedure) -> list[str]:
-    d = p.to_dict()
-    out = []
-    for col in FLAT_COLUMNS:
-        v = d.get(col, "")
-        out.append(json.dumps(v, ensure_ascii=False) if col in JSON_COLUMNS and v != "" else v)
-    return out
+    """Every procedure, in the format the file's extension names (knowledge/formats.py)."""
+    return write_file(load_all(session), path)
