@@ -22,7 +22,7 @@ from handlers.texts import (
     WHICH_OF_LIST,
     menu,
 )
-from knowledge.answer import ASPECT_TITLES, MORE_LABEL, first_message, has_more, offer, part
+from knowledge.answer import ASPECT_TITLES, MORE_LABEL, NO_INFO, first_message, has_more, offer, part
 from knowledge.choices import distinguish, plain
 from knowledge.events import LifeEvent
 from knowledge.kb import KnowledgeBase
@@ -70,11 +70,11 @@ class Answers:
         pick = self._ordinal(state, q)
         if pick is not None:
             state.outcome = "pick"
-            return [self.card(state, pick, state.offered_aspects, state.offered_q, picked=True)]
+            return [self.card(state, pick, state.offered_aspects, state.offered_q, picked=True, journal=journal)]
         r = self.kb.search(q, state.turns[-HISTORY:])
         waiting = state.offered and state.offered_turn == state.turn - 1  # the list is the last thing sent
         if waiting and r.aspects and not r.terms:  # "thế còn lệ phí?" while a list waits
-            return [self._aspect_of_offered(state, r.aspects, q)]
+            return [self._aspect_of_offered(state, r.aspects, q, journal)]
         state.turns = [*state.turns, q][-HISTORY:]
         state.last_q = q
         state.offered = []
@@ -85,10 +85,10 @@ class Answers:
             return [self.steps(state, event, r.aspects, q)]
         if r.context_used and not r.terms and state.code and self.kb.get(state.code) is not None:
             state.outcome = "follow_up"
-            return [self.card(state, state.code, r.aspects, q)]
+            return [self.card(state, state.code, r.aspects, q, journal=journal)]
         if r.decision == "answer" and r.hits:
             state.outcome = "answer"
-            return [self.card(state, r.hits[0].code, r.aspects, q)]
+            return [self.card(state, r.hits[0].code, r.aspects, q, journal=journal)]
         key = scope.out_of_scope(q)
         if key is not None:
             state.outcome = f"out_of_scope:{key}"
@@ -155,26 +155,39 @@ class Answers:
         state.offered_q = q
         state.offered_lead = False
 
-    def _aspect_of_offered(self, state: State, aspects, q: str) -> Reply:
+    def _aspect_of_offered(self, state: State, aspects, q: str, journal: Journal) -> Reply:
         """An aspect asked while a list waits: for the first candidate when it leads clearly; otherwise one
         short line asking which, the list kept (a number, or a button of the list, shows that aspect)."""
         if state.offered_lead:
             state.outcome = "follow_up:lead"
             code = state.offered[0]
             state.offered = []
-            return self.card(state, code, aspects, q, picked=True)
+            return self.card(state, code, aspects, q, picked=True, journal=journal)
         state.outcome = "follow_up:which"
         state.offered_aspects = list(aspects)
         what = ", ".join(ASPECT_BUTTONS.get(a, a).lower() for a in aspects)
         return Reply(WHICH_OF_LIST.format(what=what, n=len(state.offered)))
 
-    def card(self, state: State, code: str, aspects=(), question: str = "", picked: bool = False) -> Reply:
-        """An answer card; `picked` when chosen by a button or an ordinal rather than typed."""
+    def card(
+        self,
+        state: State,
+        code: str,
+        aspects=(),
+        question: str = "",
+        picked: bool = False,
+        journal: Journal | None = None,
+    ) -> Reply:
+        """An answer card; `picked` when chosen by a button or an ordinal rather than typed. With the `journal`
+        of a turn whose aspects the citizen asked in words, an aspect the record does not hold (the card says
+        "chưa có thông tin") is kept for admins (`no_aspect`, the code, the aspects as what was missing)."""
         proc = self.kb.get(code)
         if proc is None:
             state.outcome = "gone"
             return Reply(GONE, menu(state.turn))
         shown = [a for a in aspects if a in ASPECT_TITLES]
+        lacking = [ASPECT_TITLES[a] for a in shown if part(proc, a).first == NO_INFO] if journal is not None else []
+        if lacking:
+            journal.review("no_aspect", question or state.last_q, code, missing=", ".join(lacking))
         n = state.turn
         fixed = [
             Button("Hữu ích", f"r:{n}:{code}:1", group="rate"),

@@ -249,7 +249,8 @@ class Dialog:
             return [Reply(STALE_CHOICE)]
         if i >= len(state.offered):
             return [Reply(INVALID, menu(state.turn))]
-        return [self.answers.card(state, state.offered[i], state.offered_aspects, state.offered_q, picked=True)]
+        aspects, q = state.offered_aspects, state.offered_q
+        return [self.answers.card(state, state.offered[i], aspects, q, picked=True, journal=journal)]
 
     def _not_listed_button(self, state, drawn, args, journal, form) -> list[Reply]:
         if args:

@@ -59,7 +59,9 @@ answer_ratings = Table(
     Column("helpful", Boolean, nullable=False),
 )
 
-# Questions the bot could not answer (reason none / not_listed) or answered unhelpfully, for admins.
+# Questions the bot could not answer (reason none / not_listed), answered with a card saying the record does not
+# hold the aspect asked (no_aspect: the code, and the aspects in `missing`), or answered unhelpfully (with what was
+# missing), for admins; and what an admin did with them (handlers/review.py).
 review_questions = Table(
     "review_questions",
     metadata,
@@ -71,9 +73,13 @@ review_questions = Table(
     Column("code", String(32), nullable=True),
     Column("missing", Text, nullable=True),
     Column("status", String(16), nullable=False, server_default="new"),
+    Column("resolution", String(16), nullable=True),  # question | alias | out_of_scope; None while open
+    Column("resolved_code", String(32), nullable=True),
+    Column("resolved_by", String(100), nullable=True),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
 )
 
-REASONS = ("none", "not_listed", "unhelpful")
+REASONS = ("none", "not_listed", "no_aspect", "unhelpful")
 MAX_STORED_TEXT = 2000
 PHONE = re.compile(r"(?<!\d)(?:\+?84|0)(?:[\s.-]?\d){8,10}(?!\d)")
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -111,13 +117,19 @@ class Journal:
         if self.conn is not None:
             self.conn.execute(insert(answer_ratings).values(at=now(), channel=self.channel, code=code, helpful=helpful))
 
-    def review(self, reason: str, question: str, code: str | None = None) -> int:
+    def review(self, reason: str, question: str, code: str | None = None, missing: str | None = None) -> int:
         assert reason in REASONS
         if self.conn is None:
             return 0
         return self.conn.execute(
             insert(review_questions).values(
-                at=now(), channel=self.channel, reason=reason, question=redact(question), code=code, status="new"
+                at=now(),
+                channel=self.channel,
+                reason=reason,
+                question=redact(question),
+                code=code,
+                missing=redact(missing) if missing else None,
+                status="new",
             )
         ).inserted_primary_key[0]
 
