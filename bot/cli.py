@@ -188,11 +188,12 @@ def _kb(app: App, args: argparse.Namespace) -> int:
 
 def _check(app: App, args: argparse.Namespace) -> int:
     """`kb check`: every problem in the data, one line each: code, field, what is wrong."""
+    from knowledge import vocabulary
     from knowledge.integrity import check
-    from knowledge.text import everyday_names
 
     with app.factory() as s:
         procs = store.load_all(s)
+        in_use = vocabulary.load(s)  # the life events and everyday names the search and the dialog use
     if args.code and all(p.code != args.code for p in procs):
         print(f"error: no procedure with code {args.code}", file=sys.stderr)
         return 2
@@ -206,8 +207,8 @@ def _check(app: App, args: argparse.Namespace) -> int:
     print(f"problems: {len(problems)} in {records} records; kept out of search and answers: {damaged}", file=sys.stderr)
     # The data the search and the dialog add to the records: every code they name must be a searchable one.
     searchable = {p.code for p in procs if not p.flags}
-    words = [f"everyday name of {c}: no such procedure" for c in everyday_names() if c not in searchable]
-    words += app.kb.events.problems(searchable)
+    words = [f"everyday name of {c}: no such procedure" for c in in_use.everyday if c not in searchable]
+    words += in_use.events.problems(searchable)
     for line in words:
         print(f"{'-':10s} {'data':26s} {line}")
     return 0

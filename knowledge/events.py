@@ -1,8 +1,9 @@
 """Life events: what happened to a citizen ('bố tôi mới mất', 'vợ sắp sinh', 'mới mua đất') and the
 procedures it calls for, in order. The national portal's linked groups (liên thông) are the model.
 
-The map is data (`data/life_events.json`): an id, a title, the phrases that tell the event, and the
-steps, each a procedure code with a short note. It knows nothing of chats; the dialog shows the steps.
+The map is data (`data/life_events.json`, or the newest version admins saved: knowledge/vocabulary.py): an id,
+a title, the phrases that tell the event, and the steps, each a procedure code with a short note; an event marked
+`"active": false` is kept but not used. It knows nothing of chats; the dialog shows the steps.
 """
 
 from __future__ import annotations
@@ -57,17 +58,24 @@ class EventMap:
 
 
 def parse(data: list[dict]) -> EventMap:
-    """The map from its JSON form; ValueError naming the event for a malformed entry."""
+    """The map of the active events from its JSON form; ValueError naming the event for a malformed entry."""
     events = []
     for n, item in enumerate(data, 1):
         try:
+            if item.get("active", True) is False:
+                continue
             steps = tuple(Step(str(s["code"]), str(s.get("note") or "")) for s in item["steps"])
             events.append(LifeEvent(str(item["id"]), str(item["title"]), tuple(map(str, item["triggers"])), steps))
-        except (KeyError, TypeError) as e:
+        except (KeyError, TypeError, AttributeError) as e:
             raise ValueError(f"life event {n}: missing or malformed {e}") from None
     return EventMap(events)
 
 
+def bundled_data() -> list[dict]:
+    """The map shipped with the app, in its JSON form."""
+    return json.loads(EVENTS_FILE.read_text(encoding="utf-8"))
+
+
 @lru_cache(maxsize=1)
 def bundled() -> EventMap:
-    return parse(json.loads(EVENTS_FILE.read_text(encoding="utf-8")))
+    return parse(bundled_data())

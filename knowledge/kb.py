@@ -1,6 +1,6 @@
-"""The knowledge base as the rest of the app sees it: search and records, kept in step with the
-database. An edit made by any process (CLI, dashboard) bumps the revision; the next search after it
-rebuilds the index, so no restart is needed."""
+"""The knowledge base as the rest of the app sees it: search, records and the vocabulary added to them (life
+events, everyday names), kept in step with the database. An edit made by any process (CLI, dashboard) bumps the
+revision; the next search after it rebuilds the index, so no restart is needed."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import sessionmaker
 
-from knowledge import store
+from knowledge import store, vocabulary
 from knowledge.events import EventMap
-from knowledge.events import bundled as life_events
 from knowledge.model import Procedure
 from knowledge.search import SearchIndex, SearchResult
 from knowledge.topics import Topics
@@ -23,12 +22,12 @@ REVISION_CHECK_INTERVAL = 1.0
 
 
 class KnowledgeBase:
-    def __init__(self, factory: sessionmaker, events: EventMap | None = None, topics: Topics | None = None):
+    def __init__(self, factory: sessionmaker, topics: Topics | None = None):
         self.factory = factory
-        self.events = events if events is not None else life_events()  # what a life event calls for
         self.topics = topics if topics is not None else not_held()  # needs the records do not hold
         self._lock = threading.Lock()
         self._index: SearchIndex | None = None
+        self._events: EventMap | None = None
         self._revision = -1
         self._checked = 0.0
 
@@ -41,10 +40,23 @@ class KnowledgeBase:
                 revision = store.current_revision(session)
                 if self._index is None or revision != self._revision:
                     # Damaged records (flagged at import) are never searched, browsed or answered.
-                    self._index = SearchIndex([p for p in store.load_all(session) if not p.flags], self.topics)
+                    procs = [p for p in store.load_all(session) if not p.flags]
+                    words = vocabulary.load(session)
+                    self._events = words.events
+                    self._index = SearchIndex(procs, self.topics, words.everyday)
                     self._revision = revision
             self._checked = now
         return self._index
+
+    def refresh(self) -> None:
+        """Look at the revision on the next call (after an edit made in this process: no second's wait)."""
+        self._checked = 0.0
+
+    @property
+    def events(self) -> EventMap:
+        """What each life event calls for: the newest version admins saved, else the bundled map."""
+        self._current()
+        return self._events
 
     def search(self, text: str, history: Sequence[str] = (), k: int = 5) -> SearchResult:
         return self._current().search(text, history, k)

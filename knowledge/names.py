@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from functools import lru_cache
 
@@ -15,7 +15,6 @@ from knowledge.text import (
     Analysis,
     abbreviations,
     analyze,
-    everyday_names,
     expand,
     fold_word,
     record_syllables,
@@ -39,9 +38,8 @@ ACCENT_MISMATCH = 0.25
 ALIAS_PARTIAL = 0.7  # an alias's words found loose, not as the phrase
 
 
-def phrases_of(procs: Sequence[Procedure]) -> list[list[Analysis]]:
-    """Each procedure's aliases, sample questions and everyday names, read as a question is."""
-    everyday = everyday_names()
+def phrases_of(procs: Sequence[Procedure], everyday: Mapping[str, Sequence[str]]) -> list[list[Analysis]]:
+    """Each procedure's aliases, sample questions and everyday names (by code), read as a question is."""
     return [[_named(a) for a in (*p.aliases, *p.questions, *everyday.get(p.code, ())) if a.strip()] for p in procs]
 
 

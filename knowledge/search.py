@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import bm25s
@@ -19,6 +19,7 @@ from knowledge.names import NameFit, head, phrases_of
 from knowledge.repair import Repair
 from knowledge.text import (
     analyze,
+    everyday_names,
     fold,
     fold_word,
     record_syllables,
@@ -125,13 +126,19 @@ class _Query:
 
 
 class SearchIndex:
-    def __init__(self, procs: Sequence[Procedure], topics: Topics | None = None):
+    def __init__(
+        self,
+        procs: Sequence[Procedure],
+        topics: Topics | None = None,
+        everyday: Mapping[str, Sequence[str]] | None = None,
+    ):
         self.procs = list(procs)
         self.topics = topics if topics is not None else not_held()
         self.codes = [p.code for p in self.procs]
         self.by_code = {p.code: i for i, p in enumerate(self.procs)}
         n = max(1, len(self.procs))
-        phrases = phrases_of(self.procs)
+        # Everyday names by code: the bundled ones unless given (the KB gives the version in use).
+        phrases = phrases_of(self.procs, everyday if everyday is not None else everyday_names())
         pairs = zip(self.procs, phrases, strict=True)
         title_tokens = [record_syllables(p.name) + [t for a in ps for t in a.terms] for p, ps in pairs]
         self.title_sets = [set(t) for t in title_tokens]

@@ -141,7 +141,8 @@ def aspect_rules() -> dict[str, list[Rule]]:
 
 @lru_cache(maxsize=1)
 def everyday_names() -> dict[str, tuple[str, ...]]:
-    """Everyday names of procedures, by code (`everyday.tsv`: code, then names separated by '|')."""
+    """Everyday names of procedures shipped with the app, by code (`everyday.tsv`: code, then names separated by
+    '|'). The search uses the newest version admins saved, if any (knowledge/vocabulary.py), else these."""
     names: dict[str, tuple[str, ...]] = {}
     for raw in EVERYDAY.read_text(encoding="utf-8").splitlines():
         line = raw.split("#", 1)[0].rstrip()
