@@ -29,7 +29,7 @@ test: $(STAMP_DEV)
 
 # The README's screenshots, taken by the browser tests.
 screenshots: $(STAMP_DEV)
-	SCREENSHOTS_DIR=docs/screenshots $(BIN)/pytest -q tests/test_dashboard_browser.py
+	SCREENSHOTS_DIR=docs/screenshots $(BIN)/pytest -q tests/test_dashboard_browser.py tests/test_dashboard_*_browser.py
 
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check .

@@ -12,7 +12,7 @@ import jinja2
 from aiohttp import web
 
 from bot.app import App
-from dashboard import admin, admin_config, filters, inbox, item, login, reports
+from dashboard import admin, admin_config, filters, inbox, item, kb, kb_import, login, reports, unanswered, vocabulary
 from dashboard.auth import Sessions, Throttle
 from dashboard.web import (
     APP_KEY,
@@ -56,5 +56,5 @@ def setup(webapp: web.Application, app: App, wake: asyncio.Event | None = None) 
     router.add_get(PREFIX, _home)
     router.add_get(f"{PREFIX}/", _home)
     router.add_static(f"{PREFIX}/static/", HERE / "static", append_version=True)
-    for part in (login, inbox, item, reports, admin, admin_config):
+    for part in (login, inbox, item, reports, admin, admin_config, kb_import, kb, unanswered, vocabulary):
         part.add_routes(router)

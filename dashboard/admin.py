@@ -40,6 +40,15 @@ AUDIT_LABELS = {
     "reason_edit": "Sửa lý do từ chối",
     "template_add": "Thêm mẫu trả lời",
     "template_edit": "Sửa mẫu trả lời",
+    "kb_import_check": "Kiểm tra tệp nhập thủ tục",
+    "kb_import_apply": "Áp dụng tệp nhập thủ tục",
+    "kb_export": "Xuất dữ liệu thủ tục",
+    "kb_edit": "Sửa thủ tục",
+    "kb_revert": "Khôi phục thủ tục",
+    "unanswered_attach": "Gắn câu hỏi chưa trả lời được vào thủ tục",
+    "unanswered_out_of_scope": "Đánh dấu câu hỏi ngoài phạm vi",
+    "vocabulary_save": "Sửa sự kiện, tên gọi",
+    "vocabulary_revert": "Khôi phục sự kiện, tên gọi",
 }
 # What a page says after a change (by a fixed key in the query string: nothing typed is echoed back).
 DONE = {

@@ -122,7 +122,11 @@ async def any_channel(any_app, api):
 @pytest.fixture
 async def webhook(app, api):
     """The channel in webhook mode, and an HTTP client of the app's server: (channel, client)."""
-    settings = {"telegram_mode": "webhook", "telegram_webhook_secret": SECRET, "public_base_url": "https://bot.example.vn"}
+    settings = {
+        "telegram_mode": "webhook",
+        "telegram_webhook_secret": SECRET,
+        "public_base_url": "https://bot.example.vn",
+    }
     tapp = telegram_app(app, api, **settings)
     channel = TelegramChannel(tapp)
     api.watch(channel.application)
@@ -186,6 +190,26 @@ async def browser():
         b = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         await b.close()
+
+
+@pytest.fixture
+async def server(dash_app):
+    """`dash_app`'s server (the dashboard alone) on a real port of 127.0.0.1, for the browser."""
+    srv = TestServer(make_web_app(dash_app))
+    await srv.start_server()
+    yield srv
+    await srv.close()
+
+
+@pytest.fixture
+async def page(browser):
+    """A desktop-sized page in Vietnamese, in a context of its own."""
+    from browser_util import DESKTOP, SLOW
+
+    ctx = await browser.new_context(viewport=DESKTOP, locale="vi-VN")
+    ctx.set_default_timeout(SLOW)
+    yield await ctx.new_page()
+    await ctx.close()
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 
 import pytest
 from aiohttp.test_utils import TestServer
-from dashboard_util import PASSWORD, account
+from browser_util import DESKTOP, PHONE, SLOW, log_in, shoot, url
+from dashboard_util import account
 from fake_telegram import Chat, start_channel
 from feedback_util import CONTENT, file_item, row
 from openpyxl import load_workbook
@@ -22,9 +23,6 @@ from feedback import service as fs
 from feedback import templates, texts, workdays
 from feedback.outbox import utcnow
 
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
-SLOW = 15_000  # ms: a safety net for expect(), never a timing assertion
 QUESTION = "Bạn cho biết số và ngày của giấy hẹn trả kết quả."
 REPLY = "Giấy hẹn số 123/GH ngày 05/10/2026, hẹn trả ngày 08/10/2026."
 TEMPLATE_TITLE = "Đã chấn chỉnh bộ phận một cửa"
@@ -32,15 +30,6 @@ TEMPLATE_BODY = "Sở đã kiểm tra, yêu cầu bộ phận một cửa trả 
 
 
 # ---- servers, pages, screenshots ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def server(dash_app):
-    """The dashboard alone, on a real port of 127.0.0.1."""
-    srv = TestServer(make_web_app(dash_app))
-    await srv.start_server()
-    yield srv
-    await srv.close()
 
 
 @pytest.fixture
@@ -67,29 +56,6 @@ async def context(browser):
     ctx = await browser.new_context(viewport=DESKTOP, locale="vi-VN", accept_downloads=True)
     yield ctx
     await ctx.close()
-
-
-def url(srv: TestServer, path: str) -> str:
-    return str(srv.make_url(path))
-
-
-async def shoot(page, folder, app, name: str, full_page: bool = True) -> None:
-    """A screenshot for the README, on the SQLite run only (the PostgreSQL one would show the same)."""
-    if app.settings.db_url.startswith("sqlite"):
-        await page.screenshot(path=str(folder / name), full_page=full_page)
-
-
-async def log_in(page, srv: TestServer, username: str, folder=None, app=None) -> None:
-    """Through the login form, as a person would (a screenshot of the form when `folder` is given)."""
-    await page.goto(url(srv, "/admin/login"))
-    await expect(page.get_by_role("heading", name="Đăng nhập")).to_be_visible()
-    await page.get_by_label("Tên đăng nhập").fill(username)
-    await page.get_by_label("Mật khẩu").fill(PASSWORD)
-    if folder is not None:
-        await shoot(page, folder, app, "login.png", full_page=False)
-    await page.get_by_role("button", name="Đăng nhập").click()
-    await expect(page).to_have_url(re.compile(r"/admin/inbox$"))
-    await expect(page.locator("header.top .who")).to_contain_text(username)
 
 
 def telegram_user() -> int:
@@ -355,5 +321,5 @@ async def test_admin_settings_page(dash_app, server, context, screenshots):
     await log_in(page, server, account(dash_app, "admin"))
     await page.get_by_role("link", name="Quản trị").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Quản trị hệ thống")
-    await expect(page.locator(".admin-sections a.card")).to_have_count(6)
+    await expect(page.locator(".admin-sections a.card")).to_have_count(11)
     await shoot(page, screenshots, dash_app, "admin.png")

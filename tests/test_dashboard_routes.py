@@ -21,6 +21,12 @@ ADMIN_ONLY = (
     "/admin/rules",
     "/admin/reasons",
     "/admin/templates",
+    "/admin/kb",
+    "/admin/imports",
+    "/admin/export",
+    "/admin/unanswered",
+    "/admin/quality",
+    "/admin/vocabulary",
 )
 SUPERVISOR = ("/admin/reports",)
 ITEM = "/admin/items/"
@@ -54,6 +60,7 @@ def _concrete(path: str, code: str) -> str:
         .replace("{action}", "claim")
         .replace("{view_id}", "1")
         .replace("{id}", "1")
+        .replace("{token}", "0" * 32)
     )
 
 
