@@ -14,7 +14,7 @@ from feedback import guard
 from handlers.conversation import Conversations
 from handlers.dialog import Dialog
 from handlers.pakn import Desk, sweep_uploads
-from knowledge import store
+from knowledge import imports, store
 from knowledge.kb import KnowledgeBase
 
 log = logging.getLogger(__name__)
@@ -31,10 +31,11 @@ class App:
 
     def upkeep(self) -> None:
         """Housekeeping the background worker runs now and then: files of abandoned drafts, old lookup
-        attempts."""
+        attempts, knowledge-base imports never applied."""
         if self.dialog.feedback is not None:
             sweep_uploads(self.dialog.feedback.desk, self.engine, self.conversations.context_ttl)
         guard.prune(self.factory)
+        imports.sweep(self.factory, self.settings.data_dir)
 
 
 def build(settings: Settings, prepare: bool = True) -> App:

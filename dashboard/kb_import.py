@@ -40,6 +40,7 @@ STATUS = {
     imports.APPLYING: "Đang áp dụng",
     imports.APPLIED: "Đã áp dụng",
     imports.FAILED: "Không thành công",
+    imports.EXPIRED: "Đã hết hạn (tệp đã xóa)",
 }
 NO_FILE = "Hãy chọn một tệp để tải lên."
 BAD_FORMAT = "Định dạng xuất không hợp lệ: chọn jsonl, jsonl.gz, xlsx hoặc csv."

@@ -20,7 +20,7 @@ import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -59,7 +59,13 @@ RECENT = 50  # imports listed on the page
 # Accepted names, longest first; what the bytes of each must be.
 EXTENSIONS = (".jsonl.gz", ".jsonl", ".xlsx", ".csv")
 ZIP, GZIP = b"PK\x03\x04", b"\x1f\x8b"
-CHECKED, APPLYING, APPLIED, FAILED = "checked", "applying", "applied", "failed"
+CHECKED, APPLYING, APPLIED, FAILED, EXPIRED = "checked", "applying", "applied", "failed", "expired"
+KEEP = timedelta(days=1)  # an import not applied within this is expired by the sweep and its file removed
+EXPIRED_TEXT = "Đã quá 24 giờ kể từ khi kiểm tra nên tệp đã được xóa. Muốn nhập, hãy tải tệp lên lại."
+INTERRUPTED_TEXT = (
+    "Lần áp dụng bị gián đoạn (tiến trình dừng giữa chừng) nên không có gì thay đổi; tệp đã được xóa. "
+    "Muốn nhập, hãy tải tệp lên lại."
+)
 PLACE = {"line": "dòng", "row": "hàng"}
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # in no record: a spreadsheet cell cannot hold them (XLSX)
 ACCEPTED = "Chỉ nhận tệp .jsonl, .jsonl.gz (định dạng của Cổng Dịch vụ công hoặc của hệ thống), .xlsx hoặc .csv."
@@ -302,6 +308,7 @@ def _not_checked(up: Upload) -> str:
         APPLYING: "Tệp này đang được áp dụng.",
         APPLIED: "Tệp này đã được áp dụng; không áp dụng lại được. Muốn nhập lại, hãy tải tệp lên lần nữa.",
         FAILED: "Lần áp dụng trước không thành công. Hãy kiểm tra lại tệp rồi áp dụng.",
+        EXPIRED: up.error or EXPIRED_TEXT,
     }.get(up.status, "Tệp này chưa được kiểm tra.")
 
 
@@ -354,6 +361,34 @@ def apply(factory: sessionmaker, data_dir: str | Path, up: Upload) -> store.Impo
     _finish(factory, up.token, status=APPLIED, report=up.report | {"result": result}, done=up.total)
     path.unlink(missing_ok=True)
     return report
+
+
+def sweep(factory: sessionmaker, data_dir: str | Path, at: datetime | None = None) -> int:
+    """Expire the imports left more than KEEP after their check: checked or failed and never applied, or stuck
+    "applying" because their process died (its one transaction rolled back, so nothing changed). Their files are
+    removed. Returns how many."""
+    cutoff = (at or now()) - KEEP
+    with factory.begin() as s:
+        stale = s.execute(
+            select(kb_imports.c.token, kb_imports.c.path, kb_imports.c.status).where(
+                kb_imports.c.status.in_((CHECKED, FAILED, APPLYING)), kb_imports.c.created_at < cutoff
+            )
+        ).all()
+        expired = []
+        for row in stale:  # each only if still as read (an apply may have started meanwhile)
+            error = INTERRUPTED_TEXT if row.status == APPLYING else EXPIRED_TEXT
+            moved = s.execute(
+                update(kb_imports)
+                .where(kb_imports.c.token == row.token, kb_imports.c.status == row.status)
+                .values(status=EXPIRED, error=error, finished_at=at or now())
+            ).rowcount
+            if moved:
+                expired.append(row.path)
+    for path in expired:
+        Path(data_dir, path).unlink(missing_ok=True)
+    if expired:
+        log.info("expired %d unapplied imports", len(expired))
+    return len(expired)
 
 
 def _finish(factory: sessionmaker, token: str, **values) -> None:

@@ -11,13 +11,14 @@ import json
 import re
 import uuid
 import zlib
+from datetime import timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from citizen import Citizen
 from dashboard_util import account, login
-from sqlalchemy import desc, func, select
+from sqlalchemy import desc, func, select, update
 
 from dashboard.tables import staff_audit
 from knowledge import formats, imports, store
@@ -404,3 +405,31 @@ def test_the_table_matches_its_migration(dash_app):
     with dash_app.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), store.metadata)
     assert [d for d in diff if "kb_imports" in repr(d)] == []
+
+
+# ---- imports left behind -----------------------------------------------------------------------------------------
+
+
+async def test_imports_never_applied_expire_with_their_files(dash, dash_app, admin):
+    left, _ = await checked(
+        dash, admin, "bo-do.jsonl", jsonl(as_new(records(dash_app)[8], new_code(), "Thủ tục bỏ dở"))
+    )
+    stuck, _ = await checked(dash, admin, "ket.jsonl", jsonl(as_new(records(dash_app)[9], new_code(), "Thủ tục kẹt")))
+    fresh, _ = await checked(dash, admin, "moi.jsonl", jsonl(as_new(records(dash_app)[10], new_code(), "Thủ tục mới")))
+    imports.start(dash_app.factory, imports.get(dash_app.factory, stuck), skip_refused=False)  # its process "dies"
+    files = {t: dash_app.settings.data_dir / imports.get(dash_app.factory, t).path for t in (left, stuck, fresh)}
+    with dash_app.factory.begin() as s:
+        old = imports.now() - imports.KEEP - timedelta(minutes=1)
+        s.execute(update(kb_imports).where(kb_imports.c.token.in_((left, stuck))).values(created_at=old))
+    state = kb_state(dash_app)
+    dash_app.upkeep()  # what the background worker runs
+    assert (status(dash_app, left), status(dash_app, stuck)) == (imports.EXPIRED, imports.EXPIRED)
+    assert status(dash_app, fresh) == imports.CHECKED and files[fresh].exists()
+    assert not files[left].exists() and not files[stuck].exists()
+    assert kb_state(dash_app) == state
+    html = await (await dash.get(f"/admin/imports/{stuck}")).text()
+    assert "bị gián đoạn" in html and 'id="apply-form"' not in html and 'id="recheck-form"' not in html
+    for action in ("apply", "recheck"):
+        r = await dash.post(f"/admin/imports/{left}/{action}", data={"csrf": admin})
+        assert r.status == 400 and "Đã quá 24 giờ" in await r.text()
+    assert dash_app.upkeep() is None and status(dash_app, fresh) == imports.CHECKED  # a second sweep: nothing more
