@@ -19,7 +19,7 @@ from bot import users
 from bot.users import UserError
 from dashboard import auth
 from dashboard.tables import staff_audit
-from dashboard.web import PREFIX, SESSIONS_KEY, app_of, not_found, render, requires, see_other, staff_of
+from dashboard.web import PREFIX, SESSIONS_KEY, app_of, not_found, render, requires, see_other, staff_of, text
 from feedback.routing import list_queues
 
 admin_only = requires("admin")
@@ -71,11 +71,6 @@ DONE = {
 
 def done_message(request: web.Request) -> str | None:
     return DONE.get(request.query.get("done", ""))
-
-
-def text(form: MultiDictProxy, key: str) -> str:
-    value = form.get(key, "")
-    return value if isinstance(value, str) else ""
 
 
 def number(form: MultiDictProxy, key: str) -> int | str:

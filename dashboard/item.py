@@ -21,7 +21,18 @@ from bot import users
 from bot.app import App
 from bot.users import Account
 from dashboard.filters import action_label, state_label
-from dashboard.web import PREFIX, app_of, forbidden, not_found, page_error, render, see_other, staff_of, wake_outbox
+from dashboard.web import (
+    PREFIX,
+    app_of,
+    forbidden,
+    not_found,
+    page_error,
+    render,
+    see_other,
+    staff_of,
+    text,
+    wake_outbox,
+)
 from feedback import attachments as files
 from feedback import notes, outbox, templates, workdays
 from feedback import service as fs
@@ -50,29 +61,20 @@ DONE = {  # ?done=<action> after a redirect: a fixed message, never text from th
 }
 
 
-def _text(form: MultiDictProxy, name: str) -> str:
-    value = form.get(name, "")
-    return value if isinstance(value, str) else ""
-
-
 Act = Callable[[sessionmaker, str, str, MultiDictProxy, int | None], object]
 ACTIONS: dict[str, Act] = {  # (factory, code, staff, form, version)
     "claim": lambda f, c, who, form, v: fs.claim(f, c, who, version=v),
-    "assign": lambda f, c, who, form, v: fs.assign(f, c, who, _text(form, "assignee"), version=v),
-    "ask_info": lambda f, c, who, form, v: fs.ask_info(f, c, who, _text(form, "question"), version=v),
-    "transfer": lambda f, c, who, form, v: fs.transfer(
-        f, c, who, _text(form, "agency"), _text(form, "note"), version=v
-    ),
-    "answer": lambda f, c, who, form, v: fs.answer(f, c, who, _text(form, "text"), version=v),
-    "reject": lambda f, c, who, form, v: fs.reject(f, c, who, _text(form, "reason"), _text(form, "note"), version=v),
+    "assign": lambda f, c, who, form, v: fs.assign(f, c, who, text(form, "assignee"), version=v),
+    "ask_info": lambda f, c, who, form, v: fs.ask_info(f, c, who, text(form, "question"), version=v),
+    "transfer": lambda f, c, who, form, v: fs.transfer(f, c, who, text(form, "agency"), text(form, "note"), version=v),
+    "answer": lambda f, c, who, form, v: fs.answer(f, c, who, text(form, "text"), version=v),
+    "reject": lambda f, c, who, form, v: fs.reject(f, c, who, text(form, "reason"), text(form, "note"), version=v),
     "mark_duplicate": lambda f, c, who, form, v: fs.mark_duplicate(
-        f, c, who, _text(form, "original"), _text(form, "note"), version=v
+        f, c, who, text(form, "original"), text(form, "note"), version=v
     ),
-    "publish": lambda f, c, who, form, v: fs.publish(
-        f, c, who, _text(form, "content"), _text(form, "answer"), version=v
-    ),
-    "close": lambda f, c, who, form, v: fs.close(f, c, who, _text(form, "note"), version=v),
-    "note": lambda f, c, who, form, v: notes.add_note(f, c, who, _text(form, "body")),
+    "publish": lambda f, c, who, form, v: fs.publish(f, c, who, text(form, "content"), text(form, "answer"), version=v),
+    "close": lambda f, c, who, form, v: fs.close(f, c, who, text(form, "note"), version=v),
+    "note": lambda f, c, who, form, v: notes.add_note(f, c, who, text(form, "body")),
 }
 
 
@@ -246,7 +248,7 @@ async def act(request: web.Request) -> web.StreamResponse:
     version = None
     if action != "note":  # a note changes nothing another person could have changed first
         try:
-            version = int(_text(form, "version"))
+            version = int(text(form, "version"))
         except ValueError:
             return page_error(request, 400, NO_VERSION)
     factory = app_of(request).factory

@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 import aiohttp_jinja2
 from aiohttp import web
+from multidict import MultiDictProxy
 
 from bot.app import App
 from dashboard.auth import Sessions, StaffSession, Throttle
@@ -98,6 +99,12 @@ def accepts_upload(max_bytes: int) -> Callable[[Handler], Handler]:
         return handler
 
     return deco
+
+
+def text(form: MultiDictProxy, key: str) -> str:
+    """A form field as text; a file sent where text was expected counts as nothing."""
+    value = form.get(key, "")
+    return value if isinstance(value, str) else ""
 
 
 def client_ip(request: web.Request) -> str:

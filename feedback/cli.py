@@ -111,7 +111,7 @@ def _run(factory: sessionmaker, args: argparse.Namespace, staff_chat: str | None
             service.add_queue(factory, args.name, args.days, args.default)
             print(f"queue {args.name} added")
         else:
-            service.set_queue(factory, args.name, args.days, args.default)
+            service.update_queue(factory, args.name, args.days, args.default)
             print(f"queue {args.name} updated")
     elif cmd == "rule":
         if args.rule_cmd == "list":

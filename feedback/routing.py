@@ -153,10 +153,6 @@ def update_queue(
             s.execute(update(queues).where(queues.c.id == q.id).values(**values))
 
 
-def set_queue(factory: sessionmaker, name: str, deadline_days: int | None = None, default: bool = False) -> None:
-    update_queue(factory, name, deadline_days, default)
-
-
 def list_queues(factory: sessionmaker) -> list[dict]:
     with factory() as s:
         return [dict(r._mapping) for r in s.execute(select(queues).order_by(queues.c.id))]

@@ -63,7 +63,7 @@ from feedback.routing import (
     list_reject_reasons,
     list_rules,
     route,
-    set_queue,
+    update_queue,
 )
 from feedback.workflow import (
     InvalidAssignee,

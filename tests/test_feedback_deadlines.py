@@ -55,7 +55,7 @@ def factory(sqlite_url):
 def test_the_deadline_comes_from_the_queue(factory):
     before_tet = datetime(2026, 2, 13, 3, 0, tzinfo=UTC)  # Friday before Tết, 10:00 in Hà Nội
     assert file_item(factory, now=before_tet).deadline == date(2026, 3, 6)  # the default 10 working days
-    fs.set_queue(factory, "Sở Tư pháp", deadline_days=3)
+    fs.update_queue(factory, "Sở Tư pháp", deadline_days=3)
     r = file_item(factory, now=before_tet, content=CONTENT + " Lần hai.")
     assert r.deadline == date(2026, 2, 25)
     fs.add_queue(factory, "Văn phòng UBND tỉnh", 5)

@@ -344,12 +344,12 @@ def test_routing_by_procedure_field_and_keywords_with_default(factory):
 def test_the_default_queue_is_configurable(factory):
     fs.add_queue(factory, "Văn phòng UBND tỉnh", 5, default=True)
     assert file_item(factory).queue == "Văn phòng UBND tỉnh"
-    fs.set_queue(factory, "Sở Tư pháp", default=True)
+    fs.update_queue(factory, "Sở Tư pháp", default=True)
     assert file_item(factory).queue == "Sở Tư pháp"
     with pytest.raises(fs.FeedbackError):
         fs.add_queue(factory, "Sở Tư pháp", 5)
     with pytest.raises(fs.FeedbackError):
-        fs.set_queue(factory, "Sở Tư pháp", deadline_days=0)
+        fs.update_queue(factory, "Sở Tư pháp", deadline_days=0)
 
 
 def test_a_draft_is_read_from_the_dialogs_json():

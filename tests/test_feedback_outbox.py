@@ -132,7 +132,7 @@ async def test_the_worker_delivers_and_flags_overdue_items(factory):
 
     from feedback import worker
 
-    fs.set_queue(factory, "Sở Tư pháp", deadline_days=1)
+    fs.update_queue(factory, "Sở Tư pháp", deadline_days=1)
     code = file_item(factory, now=MONDAY - timedelta(days=30)).code  # long overdue
     stop = asyncio.Event()
     stop.set()  # one pass, then stop

@@ -480,7 +480,7 @@ def test_my_data_and_erasure(factory, tmp_path):
 
 
 def test_overdue_items_are_flagged_and_announced_once(factory):
-    fs.set_queue(factory, "Sở Tư pháp", deadline_days=3)
+    fs.update_queue(factory, "Sở Tư pháp", deadline_days=3)
     late = file_item(factory).code  # Monday 2/11: due Thursday 5/11
     done = file_item(factory, content=CONTENT + " Khác.").code
     do(factory, "claim", done)
