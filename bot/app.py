@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
-from bot import db
+from bot import db, inbox, metrics
 from bot.settings import Settings
 from feedback import guard
 from handlers.conversation import Conversations
@@ -31,11 +31,12 @@ class App:
 
     def upkeep(self) -> None:
         """Housekeeping the background worker runs now and then: files of abandoned drafts, old lookup
-        attempts, knowledge-base imports never applied."""
+        attempts, knowledge-base imports never applied, processed updates."""
         if self.dialog.feedback is not None:
             sweep_uploads(self.dialog.feedback.desk, self.engine, self.conversations.context_ttl)
         guard.prune(self.factory)
         imports.sweep(self.factory, self.settings.data_dir)
+        inbox.prune(self.factory)
 
 
 def build(settings: Settings, prepare: bool = True) -> App:
@@ -48,5 +49,6 @@ def build(settings: Settings, prepare: bool = True) -> App:
         if report:
             log.info("bundled knowledge base loaded: %s", report)
     kb = KnowledgeBase(factory)
+    kb.timed = metrics.SEARCH.observe
     dialog = Dialog(kb, Desk(factory, settings.data_dir, settings.staff_chat))
     return App(settings, engine, factory, kb, dialog, Conversations(engine, dialog))

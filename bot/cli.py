@@ -25,7 +25,11 @@ log = logging.getLogger("bot")
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bot", description="Administrative-procedure and feedback bot.")
     sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
-    sub.add_parser("run", help="serve the app (HTTP server; Telegram when TELEGRAM_BOT_TOKEN is set)")
+    runp = sub.add_parser("run", help="serve the app (HTTP server; Telegram when TELEGRAM_BOT_TOKEN is set)")
+    runp.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="server processes sharing the port and the database"
+    )
+    runp.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # one of --workers N
     sub.add_parser("demo", help="prepare everything, serve on localhost and open a chat in this terminal")
     chatp = sub.add_parser("chat", help="talk to the bot in this terminal")
     who = chatp.add_mutually_exclusive_group()
@@ -36,6 +40,11 @@ def _parser() -> argparse.ArgumentParser:
 
     dbp = sub.add_parser("db", help="database commands").add_subparsers(dest="db_cmd", required=True)
     dbp.add_parser("upgrade", help="apply the schema migrations")
+    for name, what in (
+        ("backup", "write a consistent backup of the database to PATH, also while the app runs"),
+        ("restore", "replace the database's content with the backup at PATH (stop the app first)"),
+    ):
+        dbp.add_parser(name, help=what).add_argument("path")
 
     kb = sub.add_parser("kb", help="knowledge-base commands").add_subparsers(dest="kb_cmd", required=True)
     imp = kb.add_parser("import", help="import procedures (portal JSONL[.gz], or the project's JSONL/XLSX/CSV)")
@@ -97,8 +106,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace, settings) -> int:
     if args.cmd == "db":
-        db.upgrade(db.make_engine(settings.db_url))
-        print("database is up to date")
+        from bot import backup
+
+        if args.db_cmd == "backup":
+            backup.backup(settings.db_url, args.path)
+            print(f"backed up the database to {args.path}")
+        elif args.db_cmd == "restore":
+            backup.restore(settings.db_url, args.path)
+            print(f"restored the database from {args.path}")
+        else:
+            db.upgrade(db.make_engine(settings.db_url))
+            print("database is up to date")
         return 0
     if args.cmd == "kb" and args.kb_cmd == "import":
         app = build(settings, prepare=False)
@@ -124,7 +142,11 @@ def _dispatch(args: argparse.Namespace, settings) -> int:
         chat(app.conversations, user=user, deliver=_console_delivery(app), echo=not sys.stdin.isatty())
         return 0
     if args.cmd == "run":
-        asyncio.run(_serve(app))
+        from bot.serve import run_workers, serve
+
+        if args.workers > 1:
+            return run_workers(args.workers, settings)
+        asyncio.run(serve(app, reuse_port=args.worker))
         return 0
     if args.cmd == "demo":
         return _demo(app)
@@ -271,76 +293,29 @@ def _console_delivery(app: App, write=print):
     return deliver
 
 
-async def _serve(app: App, stop: asyncio.Event | None = None, listening: threading.Event | None = None) -> None:
-    from aiohttp import web
-
-    from bot.notify import Senders, start_worker
-    from bot.web import make_web_app
-
-    telegram = None
-    senders = Senders({})
-    if app.settings.telegram_bot_token:
-        from bot.telegram import TelegramChannel
-
-        telegram = TelegramChannel(app)
-        senders.by_channel["telegram"] = telegram.send_plain
-    wake = telegram.outbox_wake if telegram is not None else asyncio.Event()
-    runner = web.AppRunner(make_web_app(app, telegram, wake))
-    await runner.setup()
-    site = web.TCPSite(runner, app.settings.host, app.settings.port)
-    try:
-        await site.start()
-    except OSError as e:
-        await runner.cleanup()
-        raise db.DatabaseError(f"cannot listen on {app.settings.host}:{app.settings.port}: {e.strerror}") from None
-    log.info("serving on http://%s:%s", app.settings.host, app.settings.port)
-    if listening is not None:
-        listening.set()
-    stop_worker = asyncio.Event()
-    notifier = None
-    try:
-        if telegram is not None:
-            await telegram.start()
-        notifier = start_worker(
-            app.factory,
-            senders,
-            stop_worker,
-            app.settings.staff_chat,
-            wake=wake,
-            upkeep=app.upkeep,
-        )
-        await (stop or asyncio.Event()).wait()
-    finally:
-        stop_worker.set()
-        if notifier is not None:
-            await notifier
-        if telegram is not None:
-            await telegram.stop()
-        await runner.cleanup()
-
-
 def _demo(app: App) -> int:
     from bot import demo
     from bot.console import chat
+    from bot.serve import serve
 
     username, password = demo.admin_account(app)
     demo.seed_items(app)
 
     stop_loop: list = []
 
-    def serve() -> None:
+    def in_thread() -> None:
         loop = asyncio.new_event_loop()
         stop = asyncio.Event()
         stop_loop.extend([loop, stop])
         try:
-            loop.run_until_complete(_serve(app, stop, listening))
+            loop.run_until_complete(serve(app, stop, listening))
         except db.DatabaseError as e:
             print(f"warning: {e}", file=sys.stderr)
         finally:
             listening.set()  # failed to start: the chat goes on without the pages
 
     listening = threading.Event()
-    thread = threading.Thread(target=serve, daemon=True)
+    thread = threading.Thread(target=in_thread, daemon=True)
     thread.start()
     listening.wait(timeout=60)
     base = f"http://{app.settings.host}:{app.settings.port}"

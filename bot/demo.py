@@ -89,5 +89,5 @@ def seed_items(app: App) -> list[str]:
     return codes
 
 
-async def _discard(chat_id: str, text: str, buttons=()) -> None:
+async def _discard(msg) -> None:
     return None

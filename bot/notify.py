@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from sqlalchemy.orm import sessionmaker
 
@@ -20,12 +20,12 @@ from handlers.core import Button, Reply
 
 log = logging.getLogger(__name__)
 
-ChannelSender = Callable[[str, str, outbox.Buttons], Awaitable[None]]  # (chat_id, text, buttons)
+ChannelSender = outbox.Sender  # one channel's: async send(message)
 CONSOLE_HEAD = "— Thông báo phản ánh, kiến nghị —"
 
 
 class Senders:
-    """`async __call__(channel, chat_id, text, buttons)` for the outbox, dispatching on the channel."""
+    """The outbox's sender for several channels, dispatching on each message's channel."""
 
     def __init__(self, by_channel: dict[str, ChannelSender]):
         self.by_channel = dict(by_channel)
@@ -34,21 +34,21 @@ class Senders:
     def channels(self) -> set[str]:
         return set(self.by_channel)
 
-    async def __call__(self, channel: str, chat_id: str, text: str, buttons: outbox.Buttons = ()) -> None:
-        send = self.by_channel.get(channel)
+    async def __call__(self, msg: outbox.Outgoing) -> None:
+        send = self.by_channel.get(msg.channel)
         if send is None:  # not delivered by this process (filtered out), kept for another
-            raise RuntimeError(f"no sender for channel {channel}")
-        await send(chat_id, text, buttons)
+            raise RuntimeError(f"no sender for channel {msg.channel}")
+        await send(msg)
 
 
 def console_sender(write: Callable[[str], None], pressable: list[Button] | None = None) -> ChannelSender:
     """Print a notification in the terminal, its buttons numbered after those already in `pressable` (the
     terminal chat clears it before a delivery pass, and lets a typed number press them)."""
 
-    async def send(chat_id: str, text: str, buttons: outbox.Buttons = ()) -> None:
-        shown = [Button(label, payload) for label, payload in buttons]
+    async def send(msg: outbox.Outgoing) -> None:
+        shown = [Button(label, payload) for label, payload in msg.buttons]
         first = len(pressable) + 1 if pressable is not None else 1
-        write(f"{CONSOLE_HEAD}\n{render(Reply(text, tuple(shown)), first)}")
+        write(f"{CONSOLE_HEAD}\n{render(Reply(msg.text, tuple(shown)), first)}")
         if pressable is not None:
             pressable.extend(shown)
 

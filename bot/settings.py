@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     telegram_mode: str = Field(default="polling", description="polling, or webhook on this server")
     telegram_webhook_secret: str = Field(default="", description="X-Telegram-Bot-Api-Secret-Token in webhook mode")
     telegram_webhook_path: str = Field(default="/telegram/webhook", description="Where Telegram posts updates")
+    telegram_send_rate: float = Field(
+        default=30.0, ge=0, description="Messages a second this process sends to Telegram at most (0: no limit)"
+    )
+    inbox_lease_seconds: int = Field(
+        default=60, ge=1, le=3600, description="An update claimed by a process that died is taken again after this"
+    )
     staff_telegram_chat_id: str = Field(
         default="", description="Telegram chat id of the staff group: new and overdue feedback is announced there"
     )

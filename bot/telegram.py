@@ -1,10 +1,16 @@
-"""The Telegram channel (python-telegram-bot 22): updates become `Incoming`, `Reply` values become
-messages with inline keyboards.
+"""The Telegram channel (python-telegram-bot 22's Bot API client): updates become `Incoming`, `Reply` values
+become messages with inline keyboards.
 
-Long polling by default; with TELEGRAM_MODE=webhook, Telegram posts to a route of the app's own aiohttp
-server (bot/web.py), which checks X-Telegram-Bot-Api-Secret-Token before anything is read. Texts are
-sent in HTML parse mode with everything escaped, split on line boundaries at Telegram's 4,096-character
-limit. Only private chats are served. Logs carry ids, never message text.
+Nothing is acknowledged before it is stored: a webhook update is put in the inbox (bot/inbox.py) before the
+200, a polled batch before the next `getUpdates` offset confirms it. The dispatcher (bot/dispatch.py) hands
+stored updates back here to be processed; the replies go through the outbox (feedback/outbox.py), part by
+part, honouring Telegram's `retry_after`. Long polling by default, by one process at a time (a lease in the
+database); with TELEGRAM_MODE=webhook, Telegram posts to a route of the app's own aiohttp server (bot/web.py),
+which checks X-Telegram-Bot-Api-Secret-Token before anything is read.
+
+When the Bot API cannot be reached at start, the app serves anyway (`/healthz` shows the channel down) and
+keeps trying with backoff. Texts are sent in HTML parse mode with everything escaped, split on line
+boundaries at Telegram's 4,096-character limit. Only private chats are served. Logs carry ids, never text.
 """
 
 from __future__ import annotations
@@ -16,8 +22,9 @@ import hmac
 import html
 import json
 import logging
-import traceback
-from collections.abc import Sequence
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from aiohttp import web
 from telegram import (
@@ -29,16 +36,20 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction, ChatType, MessageLimit, ParseMode
-from telegram.error import BadRequest, Forbidden, TelegramError
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import AIORateLimiter, ExtBot
+from telegram.request import HTTPXRequest
 
+from bot import inbox, leases, metrics
 from bot.app import App
+from bot.dispatch import Dispatcher, Route
 from bot.logs import Throttled
 from feedback import attachments as feedback_files
-from feedback.outbox import PermanentFailure
+from feedback import outbox
 from feedback.validate import InvalidField
 from handlers.conversation import Conversations
-from handlers.core import FILE_KINDS, Attachment, Button, Incoming, Reply, layout
+from handlers.core import FILE_KINDS, Attachment, Incoming, Reply, layout, stored_reply
+from handlers.store import aware
 from handlers.texts import COMMANDS
 
 log = logging.getLogger(__name__)
@@ -49,6 +60,10 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 TYPING_EVERY = 4.5  # Telegram shows "typing…" for about 5 seconds
 SORRY = "Xin lỗi, hệ thống đang gặp sự cố. Bạn vui lòng thử lại sau ít phút."
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+POLL_TIMEOUT = 10  # seconds a getUpdates long poll waits
+POLL_LEASE = timedelta(seconds=60)  # who polls: renewed after every long poll
+SEND_TIMEOUT = 30.0  # a send answered late is waited for, so an accepted message is recorded, not repeated
+RECONNECT_MAX = 60.0
 
 
 def utf16_len(text: str) -> int:
@@ -135,7 +150,10 @@ def incoming(update: Update) -> Incoming | None:
         return None
     if update.callback_query is not None:
         q = update.callback_query
-        return Incoming(CHANNEL, str(user.id), str(chat.id), payload=q.data or "", message_id=f"cb:{q.id}")
+        pressed = str(q.message.message_id) if isinstance(q.message, Message) else ""
+        return Incoming(
+            CHANNEL, str(user.id), str(chat.id), payload=q.data or "", message_id=f"cb:{q.id}", acted_on=pressed
+        )
     m = update.message
     if m is None:
         return None
@@ -156,57 +174,119 @@ def file_base_url(api_base_url: str) -> str:
 
 
 class TelegramChannel:
-    def __init__(self, app: App):
+    def __init__(self, app: App, dispatcher: Dispatcher, outbox_wake: asyncio.Event | None = None):
         self.settings = app.settings
+        self.factory = app.factory
         self.conversations: Conversations = app.conversations
-        self.outbox_wake = asyncio.Event()  # set after each update: the outbox worker looks at once
+        self.dispatcher = dispatcher
+        self.outbox_wake = outbox_wake or asyncio.Event()  # the outbox worker looks at once
         self.webhook_mode = self.settings.telegram_mode == "webhook"
         # Anyone can post to the webhook: warnings about a missing or wrong secret are rate-limited.
         self.webhook_warnings = Throttled(log, interval=60.0)
         self.webhook_url = self.settings.telegram_webhook_url() if self.webhook_mode else ""
-        builder = (
-            ApplicationBuilder()
-            .token(self.settings.telegram_bot_token)
-            .base_url(self.settings.telegram_api_base_url)
-            .base_file_url(file_base_url(self.settings.telegram_api_base_url))
-            .concurrent_updates(32)  # one user's messages keep their order through Conversations
+        rate = self.settings.telegram_send_rate
+        self.bot = ExtBot(
+            self.settings.telegram_bot_token,
+            base_url=self.settings.telegram_api_base_url,
+            base_file_url=file_base_url(self.settings.telegram_api_base_url),
+            request=HTTPXRequest(
+                connection_pool_size=64, read_timeout=SEND_TIMEOUT, write_timeout=SEND_TIMEOUT, pool_timeout=10.0
+            ),
+            get_updates_request=HTTPXRequest(read_timeout=POLL_TIMEOUT + 10.0),
+            rate_limiter=AIORateLimiter(overall_max_rate=rate, max_retries=0) if rate else None,
         )
-        if self.webhook_mode:
-            builder = builder.updater(None)
-        self.application: Application = builder.build()
-        self.application.add_handler(TypeHandler(Update, self._on_update))
-        self.application.add_error_handler(self._on_error)
+        self.status = "starting"  # up | down: shown by /healthz
+        self.connected = asyncio.Event()  # set once the API answered and the bot is registered
+        self.listeners: list[Callable[[int], Awaitable[None]]] = []  # told each update id once it is handled
+        self._tasks: list[asyncio.Task] = []
+        dispatcher.add(CHANNEL, Route(self._handle, self._on_failure, transient=(NetworkError,)))
 
-    @property
-    def bot(self):
-        return self.application.bot
+    # ---- start and stop ------------------------------------------------------------------------
 
     async def start(self) -> None:
-        await self.application.initialize()
-        await self.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS.items()])
-        if self.webhook_mode:
-            await self.bot.set_webhook(
-                self.webhook_url, secret_token=self.settings.telegram_webhook_secret, allowed_updates=ALLOWED_UPDATES
-            )
-        else:
-            await self.application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
-        await self.application.start()
+        """Connect in the background: the app serves meanwhile, and keeps trying while the API is down."""
+        self._tasks.append(asyncio.create_task(self._connect()))
+
+    async def _connect(self) -> None:
+        delay = 1.0
+        while True:
+            try:
+                await self.bot.initialize()
+                await self.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS.items()])
+                if self.webhook_mode:
+                    await self.bot.set_webhook(
+                        self.webhook_url,
+                        secret_token=self.settings.telegram_webhook_secret,
+                        allowed_updates=ALLOWED_UPDATES,
+                    )
+                else:
+                    await self.bot.delete_webhook()
+                break
+            except TelegramError as e:
+                self.status = "down"
+                metrics.ERRORS.labels("telegram_connect").inc()
+                log.warning("telegram unreachable (%s), trying again in %.0f s", type(e).__name__, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RECONNECT_MAX)
+        self.status = "up"
+        self.connected.set()
         log.info("telegram started mode=%s bot_id=%s", self.settings.telegram_mode, self.bot.id)
+        if not self.webhook_mode:
+            await self._poll()
 
     async def stop(self) -> None:
-        updater = self.application.updater
-        if updater is not None and updater.running:
-            await updater.stop()
-        if self.application.running:
-            await self.application.stop()
-        await self.application.shutdown()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if not self.webhook_mode:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(leases.release, self.factory, self._poll_lease, inbox.HOLDER)
+        with contextlib.suppress(Exception):
+            await self.bot.shutdown()
         log.info("telegram stopped")
 
-    # ---- webhook -----------------------------------------------------------------------------
+    @property
+    def _poll_lease(self) -> str:
+        return f"telegram-poll:{self.bot.token.split(':')[0]}"
+
+    # ---- receiving: stored before acknowledged ---------------------------------------------------
+
+    async def _poll(self) -> None:
+        """Long polling by the process holding the lease. A batch is stored before the next call's offset
+        confirms it to Telegram; when it cannot be stored, the same offset asks for it again."""
+        offset: int | None = None
+        delay = 1.0
+        while True:
+            if not await asyncio.to_thread(leases.acquire, self.factory, self._poll_lease, inbox.HOLDER, POLL_LEASE):
+                await asyncio.sleep(POLL_TIMEOUT)  # another process polls; take over if it stops
+                continue
+            try:
+                updates = await self.bot.get_updates(
+                    offset=offset, timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES
+                )
+                for update in updates:
+                    await self._store(update, update.to_dict())
+            except RetryAfter as e:
+                await asyncio.sleep(_seconds(e.retry_after))
+                continue
+            except Exception as e:  # the API or the database is unreachable: back off, then ask again
+                if isinstance(e, NetworkError):
+                    self.status = "down"
+                metrics.ERRORS.labels("telegram_poll").inc()
+                log.warning("telegram polling failed (%s), again in %.0f s", type(e).__name__, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RECONNECT_MAX)
+                continue
+            self.status = "up"
+            delay = 1.0
+            if updates:
+                offset = updates[-1].update_id + 1
 
     async def webhook(self, request: web.Request) -> web.Response:
-        """POST from Telegram: the secret header first, then the update goes to the application's queue.
-        A body that is not an update gets 400 and one line (no traceback, nothing of the body)."""
+        """POST from Telegram: the secret header first, then the update is stored and only then answered 200
+        (503 when it cannot be stored: Telegram sends it again). A body that is not an update gets 400 and one
+        line (no traceback, nothing of the body)."""
+        received = time.perf_counter()
         given = request.headers.get(SECRET_HEADER)
         if given is None:
             self.webhook_warnings.warning("telegram webhook without secret header from=%s", request.remote)
@@ -215,59 +295,108 @@ class TelegramChannel:
         if not hmac.compare_digest(given_bytes, self.settings.telegram_webhook_secret.encode()):
             self.webhook_warnings.warning("telegram webhook with a wrong secret from=%s", request.remote)
             return web.Response(status=403)
-        update, problem = await self._read_update(request, self.bot)
+        update, data, problem = await self._read_update(request, self.bot)
         if update is None:
             log.warning("telegram webhook bad update: %s", problem)
             return web.Response(status=400)
-        await self.application.update_queue.put(update)
+        try:
+            await self._store(update, data)
+        except Exception as e:
+            metrics.ERRORS.labels("inbox_store").inc()
+            log.warning("telegram webhook: update not stored (%s), answered 503", type(e).__name__)
+            return web.Response(status=503)
+        metrics.STAGE.labels(CHANNEL, "store").observe(time.perf_counter() - received)
         return web.Response(status=200)
 
-    @staticmethod
-    async def _read_update(request: web.Request, bot) -> tuple[Update | None, str]:
-        """The posted update, or None and what is wrong with the body (never its content)."""
-        try:
-            body = await request.read()  # at most the app's client_max_size (1 MB)
-        except web.HTTPRequestEntityTooLarge:
-            return None, "body too large"
-        try:
-            data = json.loads(body)
-        except (ValueError, RecursionError) as e:  # not JSON, not UTF-8, a 5,000-digit number; deep nesting
-            return None, f"not JSON ({type(e).__name__})"
-        if not isinstance(data, dict):
-            return None, f"not an object ({type(data).__name__})"
-        if type(data.get("update_id")) is not int:  # de_json takes "a", 1.5 or true as an update_id
-            return None, "no integer update_id"
-        try:
-            return Update.de_json(data, bot), ""
-        except Exception as e:  # de_json raises TypeError, ValueError, AttributeError, OverflowError, RecursionError…
-            return None, f"not an update ({type(e).__name__})"
-
-    # ---- updates -----------------------------------------------------------------------------
-
-    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def _store(self, update: Update, data: dict) -> None:
         msg = incoming(update)
         if msg is None:
             log.info("telegram update ignored update_id=%s", update.update_id)
+            metrics.UPDATES.labels(CHANNEL, "ignored").inc()
             return
-        # The user's turn is taken before the first await, and held while the replies go out, so two
-        # quick messages are answered in the order they were sent.
-        async with self.conversations.ordered(msg):
+        outcome = await asyncio.to_thread(
+            inbox.store, self.factory, CHANNEL, str(update.update_id), msg.user_id, msg.chat_id, data
+        )
+        metrics.UPDATES.labels(CHANNEL, outcome).inc()
+        if outcome == "new":
+            self.dispatcher.wake.set()
+        elif outcome == "skipped":
+            log.info("telegram update over the user's cap update_id=%s", update.update_id)
+            self.outbox_wake.set()
+
+    @staticmethod
+    async def _read_update(request: web.Request, bot) -> tuple[Update | None, dict, str]:
+        """The posted update and its data, or None and what is wrong with the body (never its content)."""
+        try:
+            body = await request.read()  # at most the app's client_max_size (1 MB)
+        except web.HTTPRequestEntityTooLarge:
+            return None, {}, "body too large"
+        try:
+            data = json.loads(body)
+        except (ValueError, RecursionError) as e:  # not JSON, not UTF-8, a 5,000-digit number; deep nesting
+            return None, {}, f"not JSON ({type(e).__name__})"
+        if not isinstance(data, dict):
+            return None, {}, f"not an object ({type(data).__name__})"
+        if type(data.get("update_id")) is not int:  # de_json takes "a", 1.5 or true as an update_id
+            return None, {}, "no integer update_id"
+        try:
+            return Update.de_json(data, bot), data, ""
+        except Exception as e:  # de_json raises TypeError, ValueError, AttributeError, OverflowError, RecursionError…
+            return None, {}, f"not an update ({type(e).__name__})"
+
+    # ---- processing (called by the dispatcher) ---------------------------------------------------
+
+    async def _handle(self, item: inbox.Claimed) -> None:
+        update = Update.de_json(item.payload, self.bot)
+        msg = incoming(update)
+        if msg is not None:
             if any(a.kind in FILE_KINDS for a in msg.attachments):
                 msg = await self._fetch_files(msg)
             query = update.callback_query
+            started = time.perf_counter()
             if query is not None:
-                work = asyncio.ensure_future(self.conversations.run(msg))
-                try:
-                    await query.answer()
-                except TelegramError as e:
-                    log.info("callback answer failed update_id=%s error=%s", update.update_id, type(e).__name__)
-                replies = await work
+                answered = asyncio.ensure_future(self._answer(query.id))
+                queued = await asyncio.to_thread(self.conversations.record, msg)
+                await answered
             else:
-                replies = await self._with_typing(int(msg.chat_id), self.conversations.run(msg))
-            edit = query.message if query is not None and isinstance(query.message, Message) else None
-            for reply in replies:
-                await self.send(int(msg.chat_id), reply, edit if reply.replace else None)
-        self.outbox_wake.set()
+                queued = await self._with_typing(int(msg.chat_id), asyncio.to_thread(self.conversations.record, msg))
+            metrics.STAGE.labels(CHANNEL, "turn").observe(time.perf_counter() - started)
+            report = await self.deliver(queued)
+            if queued and report.sent:
+                waited = (inbox.utcnow() - aware(item.received_at)).total_seconds()
+                metrics.STAGE.labels(CHANNEL, "reply").observe(max(waited, 0.0))
+            if report.retried:
+                self.outbox_wake.set()
+        for listener in self.listeners:
+            await listener(update.update_id)
+
+    async def deliver(self, ids: list[int]) -> outbox.DeliveryReport:
+        """Send a turn's replies now (what is refused stays in the outbox for the worker)."""
+        if not ids:
+            return outbox.DeliveryReport()
+        return await outbox.deliver(self.factory, self.send, only=ids)
+
+    async def _on_failure(self, item: inbox.Claimed) -> None:
+        """An update that failed for good: say so to the user (once, through the outbox)."""
+        msg = incoming(Update.de_json(item.payload, self.bot))
+        if msg is None:
+            return
+        key = f"sorry:{CHANNEL}:{item.update_id}"
+
+        def enqueue() -> int | None:
+            with self.factory.begin() as s:
+                if outbox.has_key(s, key):
+                    return None
+                return outbox.enqueue(s, channel=CHANNEL, chat_id=msg.chat_id, text=SORRY, key=key, now=inbox.utcnow())
+
+        queued = await asyncio.to_thread(enqueue)
+        await self.deliver([queued] if queued else [])
+
+    async def _answer(self, query_id: str) -> None:
+        try:
+            await self.bot.answer_callback_query(query_id)
+        except TelegramError as e:
+            log.info("callback answer failed error=%s", type(e).__name__)
 
     async def _fetch_files(self, msg: Incoming) -> Incoming:
         """Download the photos and documents a waiting form asks for; a file refused by its name or size
@@ -288,25 +417,6 @@ class TelegramChannel:
                     log.info("file download failed chat=%s error=%s", msg.chat_id, type(e).__name__)
             fetched.append(a)
         return dataclasses.replace(msg, attachments=tuple(fetched))
-
-    async def send_plain(self, chat_id: str, text: str, buttons: Sequence[tuple[str, str]] = ()) -> None:
-        """The outbox's sender: plain text (no parse mode), split at Telegram's limit, `buttons` (label,
-        payload) as an inline keyboard under the last part. A blocked bot or a chat that is gone is a
-        PermanentFailure; anything else is raised, to be retried."""
-        markup = keyboard(Reply(text, tuple(Button(label, payload, group="notice") for label, payload in buttons)))
-        chunks = split_message(text)
-        try:
-            for i, chunk in enumerate(chunks):
-                last = i == len(chunks) - 1
-                await self.bot.send_message(
-                    int(chat_id), chunk, link_preview_options=NO_PREVIEW, reply_markup=markup if last else None
-                )
-        except Forbidden as e:
-            raise PermanentFailure(f"telegram: {type(e).__name__}") from None
-        except BadRequest as e:
-            if "chat not found" in str(e).lower() or "user is deactivated" in str(e).lower():
-                raise PermanentFailure(f"telegram: {type(e).__name__}") from None
-            raise
 
     async def _with_typing(self, chat_id: int, work):
         """Run `work` while the chat shows "typing…": sent at once, renewed while work takes longer."""
@@ -329,37 +439,63 @@ class TelegramChannel:
         except TelegramError as e:
             log.info("typing action failed chat=%s error=%s", chat_id, type(e).__name__)
 
-    async def send(self, chat_id: int, reply: Reply, edit: Message | None = None) -> None:
+    # ---- sending (the outbox's sender) ---------------------------------------------------------
+
+    async def send(self, msg: outbox.Outgoing) -> None:
+        """Send an outbox message: the parts not yet accepted, each recorded as it is; a reply to a button
+        press replaces the pressed message when it fits in one. Telegram's 429 → RetryLater; a blocked bot, a
+        chat that is gone or a request Telegram refuses → PermanentFailure; anything else is raised."""
+        reply, edit = stored_reply(msg.text, msg.reply, msg.buttons)
         chunks = split_message(reply.text)
         markup = keyboard(reply)
-        if edit is not None and len(chunks) == 1:
-            try:
-                await edit.edit_text(
-                    html.escape(chunks[0], quote=False),
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=markup,
+        chat_id = int(msg.chat_id)
+        started = time.perf_counter()
+        try:
+            if (
+                edit
+                and len(chunks) == 1
+                and msg.parts_sent == 0
+                and await self._edit(chat_id, int(edit), chunks[0], markup)
+            ):
+                await msg.part_accepted(1, edit)
+                return
+            rich = msg.reply is not None  # a dialog reply in HTML mode (escaped); a notification in plain text
+            for i in range(msg.parts_sent, len(chunks)):
+                sent = await self.bot.send_message(
+                    chat_id,
+                    html.escape(chunks[i], quote=False) if rich else chunks[i],
+                    parse_mode=ParseMode.HTML if rich else None,
+                    reply_markup=markup if i == len(chunks) - 1 else None,
                     link_preview_options=NO_PREVIEW,
                 )
-                return
-            except BadRequest as e:
-                if "not modified" in str(e).lower():
-                    return
-                log.info("edit failed, sending anew chat=%s error=%s", chat_id, type(e).__name__)
-        for i, chunk in enumerate(chunks):
-            await self.bot.send_message(
-                chat_id,
-                html.escape(chunk, quote=False),
+                metrics.SENT.labels(CHANNEL).inc()
+                await msg.part_accepted(i + 1, str(sent.message_id))
+        except RetryAfter as e:
+            metrics.ERRORS.labels("telegram_429").inc()
+            raise outbox.RetryLater(_seconds(e.retry_after)) from None
+        except (Forbidden, BadRequest) as e:
+            raise outbox.PermanentFailure(f"telegram: {type(e).__name__}: {e}") from None
+        finally:
+            metrics.STAGE.labels(CHANNEL, "send").observe(time.perf_counter() - started)
+
+    async def _edit(self, chat_id: int, message_id: int, text: str, markup) -> bool:
+        """Replace the pressed message; False when it cannot be edited (then the reply is sent anew)."""
+        try:
+            await self.bot.edit_message_text(
+                html.escape(text, quote=False),
+                chat_id=chat_id,
+                message_id=message_id,
                 parse_mode=ParseMode.HTML,
-                reply_markup=markup if i == len(chunks) - 1 else None,
+                reply_markup=markup,
                 link_preview_options=NO_PREVIEW,
             )
+        except BadRequest as e:
+            if "not modified" in str(e).lower():
+                return True
+            log.info("edit failed, sending anew chat=%s error=%s", chat_id, type(e).__name__)
+            return False
+        return True
 
-    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        err = context.error
-        update_id = update.update_id if isinstance(update, Update) else "-"
-        # The traceback without the exception's message: a database error's message carries its parameters.
-        where = "".join(traceback.format_tb(err.__traceback__)) if err is not None else ""
-        log.error("telegram update failed update_id=%s error=%s\n%s", update_id, type(err).__name__, where)
-        if isinstance(update, Update) and update.effective_chat and update.effective_chat.type == ChatType.PRIVATE:
-            with contextlib.suppress(TelegramError):
-                await self.bot.send_message(update.effective_chat.id, SORRY)
+
+def _seconds(retry_after: int | float | timedelta) -> float:
+    return retry_after.total_seconds() if isinstance(retry_after, timedelta) else float(retry_after)

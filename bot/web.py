@@ -1,4 +1,4 @@
-"""The app's HTTP server (aiohttp): health, search API, the Telegram webhook; later the web chat and dashboard."""
+"""The app's HTTP server (aiohttp): health, metrics, search API, the Telegram webhook, the staff dashboard."""
 
 from __future__ import annotations
 
@@ -6,19 +6,51 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from sqlalchemy import text
 
 import dashboard
+from bot import metrics
 from bot.app import App
 
 if TYPE_CHECKING:
     from bot.telegram import TelegramChannel
 
 APP_KEY = web.AppKey("app", App)
+CHANNELS_KEY = web.AppKey("channels", dict)
+HEALTH_TIMEOUT = 5.0
+
+
+def _database_up(app: App) -> bool:
+    try:
+        with app.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        return False
 
 
 async def health(request: web.Request) -> web.Response:
+    """200 "ok" when the database and every channel are up; 200 "degraded" when a channel's API is unreachable
+    (updates it posts are still stored); 503 when the database is down."""
     app: App = request.app[APP_KEY]
-    return web.json_response({"status": "ok", "procedures": len(app.kb)})
+    try:
+        database = await asyncio.wait_for(asyncio.to_thread(_database_up, app), HEALTH_TIMEOUT)
+    except TimeoutError:
+        database = False
+    channels = {name: ch.status for name, ch in request.app[CHANNELS_KEY].items()}
+    status = "down" if not database else "ok" if all(v == "up" for v in channels.values()) else "degraded"
+    body = {
+        "status": status,
+        "procedures": len(app.kb),
+        "database": "up" if database else "down",
+        "channels": channels,
+    }
+    return web.json_response(body, status=503 if not database else 200)
+
+
+async def prometheus(request: web.Request) -> web.Response:
+    body, content_type = await asyncio.to_thread(metrics.render, request.app[APP_KEY].factory)
+    return web.Response(body=body, headers={"Content-Type": content_type})
 
 
 async def search(request: web.Request) -> web.Response:
@@ -46,7 +78,9 @@ def make_web_app(
     tells the citizen at once); with a Telegram channel in webhook mode, its webhook route too."""
     webapp = web.Application(client_max_size=1024 * 1024)
     webapp[APP_KEY] = app
+    webapp[CHANNELS_KEY] = {"telegram": telegram} if telegram is not None else {}
     webapp.router.add_get("/healthz", health)
+    webapp.router.add_get("/metrics", prometheus)
     webapp.router.add_get("/api/search", search)
     dashboard.setup(webapp, app, wake)
     if telegram is not None and telegram.webhook_mode:

@@ -1,16 +1,26 @@
-"""The outbox: messages to citizens and to the staff group, written in the same transaction as the change
-they announce, and delivered by a worker with retries and exponential backoff.
+"""The outbox: every message to a citizen or to the staff group, delivered by a worker with retries.
+
+The feedback workflow writes its messages in the same transaction as the change they announce, and a
+conversation turn writes its replies in the turn's own transaction (handlers/conversation.py), so nothing
+acknowledged or answered is lost when the channel refuses it for a while or the process dies.
 
 A message is claimed (status "sending" with a lease) in one transaction, sent, and marked "sent" in
-another, so two workers never send it both and a sent message is never sent again. Only a worker that
-dies after the channel accepted a message and before marking it sent leaves it to be sent once more when
-the lease ends: delivery is at least once, and at most twice for a message caught in a crash.
+another, so two workers never send it both and a sent message is never sent again. A long text goes out in
+parts: each part the channel accepts is recorded (`parts_sent`, with the channel's id for it) before the
+next is sent, so a refusal of part 2 resumes at part 2. Only a process that dies after the channel accepted a
+part and before recording it leaves that part to be sent once more when the lease ends: delivery is at
+least once, and at most twice for one part caught in a crash.
+
+Failures: a sender raises `RetryLater` when the channel says when to come back (Telegram's 429 with
+retry_after; not counted as a failed attempt), `PermanentFailure` when retrying is useless (blocked, chat
+gone); anything else is retried with exponential backoff (2 s, 4 s, 8 s … at most an hour). A failed or
+postponed message is released at once, so another process that can reach the channel may take it.
 
 Messages to one chat go out in the order they were written: a message waits while an earlier one to the
 same chat waits for a retry or is being sent.
 
 A message may carry buttons, (label, payload) pairs the sender shows under the text (the 1–5 rating under
-an answer); the payload is what the chat's dialog receives when the citizen presses one.
+an answer); a dialog reply carries its own (`reply`: buttons with links and rows, the message to edit).
 """
 
 from __future__ import annotations
@@ -18,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, exists, func, insert, or_, select, update
@@ -28,18 +38,48 @@ from feedback.tables import outbox
 
 log = logging.getLogger(__name__)
 
-RETRY_BASE = timedelta(seconds=30)
+RETRY_BASE = timedelta(seconds=2)
 RETRY_MAX = timedelta(hours=1)
-MAX_ATTEMPTS = 12  # about 7 hours of retries
-LEASE = timedelta(minutes=2)
+MAX_ATTEMPTS = 20  # about 10 hours of retries
+LEASE = timedelta(minutes=2)  # longer than a send may take (the channels' read timeouts are 30 s a part)
 
 Buttons = Sequence[tuple[str, str]]  # (label, payload) under a message, e.g. the 1–5 rating of an answer
-Sender = Callable[[str, str, str, Buttons], Awaitable[None]]
-"""async sender(channel, chat_id, text, buttons): returns when the channel accepted the message, raises otherwise."""
+
+
+@dataclass
+class Outgoing:
+    """A message as a sender gets it. `parts_sent` parts of its text were accepted already: a sender that
+    splits a long text starts after them and awaits `accepted(n, remote_id)` when part n (1-based) is taken."""
+
+    id: int
+    channel: str
+    chat_id: str
+    text: str
+    buttons: list[tuple[str, str]] = field(default_factory=list)
+    reply: dict | None = None
+    parts_sent: int = 0
+    accepted: Callable[[int, str], Awaitable[None]] | None = None
+
+    async def part_accepted(self, n: int, remote_id: str = "") -> None:
+        self.parts_sent = n
+        if self.accepted is not None:
+            await self.accepted(n, remote_id)
+
+
+Sender = Callable[[Outgoing], Awaitable[None]]
+"""async sender(message): returns when the channel accepted the whole message, raises otherwise."""
 
 
 class PermanentFailure(Exception):
     """Raised by a sender when retrying is useless (the user blocked the bot, the chat is gone)."""
+
+
+class RetryLater(Exception):
+    """Raised by a sender when the channel asks to wait `seconds` (a rate limit), which is not a failure."""
+
+    def __init__(self, seconds: float):
+        super().__init__(f"retry after {seconds:g} s")
+        self.seconds = seconds
 
 
 @dataclass
@@ -66,8 +106,10 @@ def enqueue(
     now: datetime,
     item_id: int | None = None,
     buttons: Buttons = (),
+    reply: dict | None = None,
 ) -> int:
-    """Add a message in the caller's transaction; `key` is unique, so a message is written once."""
+    """Add a message in the caller's transaction (a Session or a Connection); `key` is unique, so a message is
+    written once."""
     return s.execute(
         insert(outbox).values(
             item_id=item_id,
@@ -75,8 +117,10 @@ def enqueue(
             chat_id=str(chat_id),
             text=text,
             buttons=[[str(label), str(payload)] for label, payload in buttons] or None,
+            reply=reply,
             status="pending",
             attempts=0,
+            parts_sent=0,
             next_attempt_at=now,
             idempotency_key=key,
             created_at=now,
@@ -89,7 +133,7 @@ def has_key(s: Session, key: str) -> bool:
 
 
 def backoff(attempts: int) -> timedelta:
-    """The wait after the `attempts`-th failure: 30 s, 1 min, 2 min, 4 min … at most an hour."""
+    """The wait after the `attempts`-th failure: 2 s, 4 s, 8 s … at most an hour."""
     return min(RETRY_BASE * (2 ** max(attempts - 1, 0)), RETRY_MAX)
 
 
@@ -100,7 +144,13 @@ def _due(now: datetime):
     )
 
 
-def _due_ids(factory: sessionmaker, now: datetime, limit: int, channels: Collection[str] | None = None) -> list[int]:
+def _due_ids(
+    factory: sessionmaker,
+    now: datetime,
+    limit: int,
+    channels: Collection[str] | None = None,
+    only: Collection[int] | None = None,
+) -> list[int]:
     earlier = outbox.alias("earlier")
     blocked = exists().where(
         earlier.c.channel == outbox.c.channel,
@@ -114,6 +164,8 @@ def _due_ids(factory: sessionmaker, now: datetime, limit: int, channels: Collect
     q = select(outbox.c.id).where(_due(now), ~blocked)
     if channels is not None:
         q = q.where(outbox.c.channel.in_(list(channels)))
+    if only is not None:
+        q = q.where(outbox.c.id.in_(list(only)))
     with factory() as s:
         return list(s.scalars(q.order_by(outbox.c.id).limit(limit)))
 
@@ -121,16 +173,22 @@ def _due_ids(factory: sessionmaker, now: datetime, limit: int, channels: Collect
 def _claim(factory: sessionmaker, msg_id: int, now: datetime):
     """Take one message for sending; None when another worker took it first."""
     with factory.begin() as s:
-        n = s.execute(
-            update(outbox).where(outbox.c.id == msg_id, _due(now)).values(status="sending", lease_until=now + LEASE)
-        ).rowcount
-        if n != 1:
-            return None
         return s.execute(
-            select(
-                outbox.c.id, outbox.c.channel, outbox.c.chat_id, outbox.c.text, outbox.c.buttons, outbox.c.attempts
-            ).where(outbox.c.id == msg_id)
-        ).one()
+            update(outbox)
+            .where(outbox.c.id == msg_id, _due(now))
+            .values(status="sending", lease_until=now + LEASE)
+            .returning(
+                outbox.c.id,
+                outbox.c.channel,
+                outbox.c.chat_id,
+                outbox.c.text,
+                outbox.c.buttons,
+                outbox.c.reply,
+                outbox.c.attempts,
+                outbox.c.parts_sent,
+                outbox.c.remote_ids,
+            )
+        ).one_or_none()
 
 
 def _buttons(stored) -> list[tuple[str, str]]:
@@ -144,58 +202,101 @@ def _finish(factory: sessionmaker, msg_id: int, values: dict) -> None:
         s.execute(update(outbox).where(outbox.c.id == msg_id, outbox.c.status == "sending").values(**values))
 
 
+def _recorder(factory: sessionmaker, msg_id: int, remote_ids: list[str]) -> Callable[[int, str], Awaitable[None]]:
+    """Record each accepted part at once, before the next is sent."""
+
+    async def accepted(n: int, remote_id: str) -> None:
+        remote_ids.append(str(remote_id))
+        values = {"parts_sent": n, "remote_ids": list(remote_ids)}
+        await asyncio.to_thread(_finish, factory, msg_id, values)
+
+    return accepted
+
+
 async def deliver(
     factory: sessionmaker,
     sender: Sender,
     now: datetime | None = None,
     limit: int = 50,
     channels: Collection[str] | None = None,
+    only: Collection[int] | None = None,
 ) -> DeliveryReport:
-    """Send the messages that are due (only those of `channels` when given: a process delivers what it can
-    send); failures are retried later with exponential backoff."""
+    """Send the messages that are due (only those of `channels`, or the ids in `only`, when given: a process
+    delivers what it can send, a turn its own replies); failures are released for a later attempt."""
     now = now or utcnow()
     report = DeliveryReport()
     failed_chats: set[tuple[str, str]] = set()
-    for msg_id in await asyncio.to_thread(_due_ids, factory, now, limit, channels):
+    for msg_id in await asyncio.to_thread(_due_ids, factory, now, limit, channels, only):
         msg = await asyncio.to_thread(_claim, factory, msg_id, now)
         if msg is None:
             continue
         if (msg.channel, msg.chat_id) in failed_chats:  # keep the order: wait behind the failed one
             await asyncio.to_thread(_finish, factory, msg.id, {"status": "pending", "lease_until": None})
             continue
-        attempts = msg.attempts + 1
+        outgoing = Outgoing(
+            msg.id,
+            msg.channel,
+            msg.chat_id,
+            msg.text,
+            _buttons(msg.buttons),
+            msg.reply if isinstance(msg.reply, dict) else None,
+            msg.parts_sent or 0,
+            _recorder(factory, msg.id, list(msg.remote_ids or [])),
+        )
         try:
-            await sender(msg.channel, msg.chat_id, msg.text, _buttons(msg.buttons))
+            await sender(outgoing)
         except Exception as e:
-            error = f"{type(e).__name__}: {e}"[:300]
             failed_chats.add((msg.channel, msg.chat_id))
-            if isinstance(e, PermanentFailure) or attempts >= MAX_ATTEMPTS:
-                values = {"status": "failed", "attempts": attempts, "lease_until": None, "last_error": error}
+            values, outcome = _after_failure(e, msg.attempts + 1, now)
+            if outcome == "failed":
                 report.failed += 1
-                log.warning("outbox %d failed for good after %d attempts (%s)", msg.id, attempts, type(e).__name__)
+                log.warning("outbox %d failed for good (%s)", msg.id, type(e).__name__)
             else:
-                values = {
-                    "status": "pending",
-                    "attempts": attempts,
-                    "lease_until": None,
-                    "last_error": error,
-                    "next_attempt_at": now + backoff(attempts),
-                }
                 report.retried += 1
-                log.info("outbox %d attempt %d failed (%s), retry later", msg.id, attempts, type(e).__name__)
+                log.info("outbox %d attempt failed (%s), retry later", msg.id, type(e).__name__)
             await asyncio.to_thread(_finish, factory, msg.id, values)
             continue
-        await asyncio.to_thread(
-            _finish, factory, msg.id, {"status": "sent", "attempts": attempts, "sent_at": now, "lease_until": None}
-        )
+        values = {"status": "sent", "attempts": msg.attempts + 1, "sent_at": now, "lease_until": None}
+        await asyncio.to_thread(_finish, factory, msg.id, values)
         report.sent += 1
         log.info("outbox %d sent on %s", msg.id, msg.channel)
     return report
 
 
+def _after_failure(e: Exception, attempts: int, now: datetime) -> tuple[dict, str]:
+    """The row's new values after a failed send, and "failed" or "retry"."""
+    error = f"{type(e).__name__}: {e}"[:300]
+    if isinstance(e, RetryLater):  # the channel's rate limit: come back when it says, not a failed attempt
+        wait = timedelta(seconds=max(e.seconds, 0.0))
+        values = {"status": "pending", "lease_until": None, "last_error": error, "next_attempt_at": now + wait}
+        return values, "retry"
+    if isinstance(e, PermanentFailure) or attempts >= MAX_ATTEMPTS:
+        return {"status": "failed", "attempts": attempts, "lease_until": None, "last_error": error}, "failed"
+    values = {
+        "status": "pending",
+        "attempts": attempts,
+        "lease_until": None,
+        "last_error": error,
+        "next_attempt_at": now + backoff(attempts),
+    }
+    return values, "retry"
+
+
 def pending_count(factory: sessionmaker) -> int:
     with factory() as s:
         return s.scalar(select(func.count()).select_from(outbox).where(outbox.c.status.in_(("pending", "sending"))))
+
+
+def depth(factory: sessionmaker) -> dict[str, float]:
+    """Messages waiting (pending or sending) and the age in seconds of the oldest one."""
+    with factory() as s:
+        n, oldest = s.execute(
+            select(func.count(), func.min(outbox.c.created_at)).where(outbox.c.status.in_(("pending", "sending")))
+        ).one()
+    if oldest is None:
+        return {"count": n, "oldest_seconds": 0.0}
+    oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
+    return {"count": n, "oldest_seconds": max((utcnow() - oldest).total_seconds(), 0.0)}
 
 
 def to_chat(factory: sessionmaker, item_id: int, channel: str, chat_id: str) -> list[dict]:

@@ -167,7 +167,12 @@ outbox = Table(
     Column("last_error", String(300), nullable=True),
     Column("idempotency_key", String(120), nullable=False, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # A dialog reply: {"buttons": [[label, payload, url, group], …], "links": […], "edit": message id to replace}.
+    Column("reply", JSON, nullable=True),
+    Column("parts_sent", Integer, nullable=False, server_default="0"),  # parts of a long text the channel took
+    Column("remote_ids", JSON, nullable=True),  # the channel's ids of those parts
     Index("ix_feedback_outbox_due", "status", "next_attempt_at"),
+    Index("ix_feedback_outbox_chat", "channel", "chat_id", "id"),
 )
 
 # Files a citizen sent to a draft (or to a reply being written) and not yet submitted. Each upload is a

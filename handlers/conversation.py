@@ -10,6 +10,10 @@ For every message, in one transaction:
 In one process an asyncio lock per (channel, user), first come first served, keeps one user's messages
 in arrival order while other users go ahead in parallel threads. A restart, or another process on the
 same database, carries on from the stored state.
+
+Channels served through the inbox (bot/inbox.py) call `record`: the same transaction also writes the replies
+into the outbox, so a turn and its replies are kept together or not at all, and a second handling of the same
+update (after a crash) finds it handled and adds nothing.
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ from datetime import timedelta
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from feedback import outbox
 from handlers import store
-from handlers.core import Incoming, Reply
+from handlers.core import Incoming, Reply, reply_json
 from handlers.dialog import Dialog
 from handlers.state import State
 
@@ -89,14 +94,23 @@ class Conversations:
         return await asyncio.to_thread(self.handle_sync, msg)
 
     def handle_sync(self, msg: Incoming) -> list[Reply]:
+        """The replies, returned to the caller (the terminal chat shows them at once)."""
+        return self._handle(msg)[0]
+
+    def record(self, msg: Incoming) -> list[int]:
+        """Handle an update from the inbox: the replies go to the outbox; their ids are returned, for the caller
+        to deliver at once ([] for a duplicate)."""
+        return self._handle(msg, to_outbox=True)[1]
+
+    def _handle(self, msg: Incoming, to_outbox: bool = False) -> tuple[list[Reply], list[int]]:
         message_id = msg.message_id or f"local:{uuid.uuid4().hex}"
         started = time.perf_counter()
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                replies, state, version = self._once(msg, message_id)
+                replies, queued, state, version = self._once(msg, message_id, to_outbox)
             except Duplicate:
                 log.info("duplicate message dropped channel=%s user=%s", msg.channel, msg.user_id)
-                return []
+                return [], []
             except (store.Conflict, IntegrityError, OperationalError) as e:
                 if attempt == ATTEMPTS:
                     raise
@@ -121,10 +135,10 @@ class Conversations:
                 (time.perf_counter() - started) * 1000,
             )
             self._maybe_prune()
-            return replies
+            return replies, queued
         raise AssertionError("unreachable")
 
-    def _once(self, msg: Incoming, message_id: str) -> tuple[list[Reply], State, int]:
+    def _once(self, msg: Incoming, message_id: str, to_outbox: bool) -> tuple[list[Reply], list[int], State, int]:
         with self.engine.connect() as conn, conn.begin():
             try:
                 store.mark_processed(conn, msg.channel, message_id)
@@ -136,7 +150,23 @@ class Conversations:
                 state.forget_context()
             replies = self.dialog.respond(state, msg, store.Journal(conn, msg.channel, msg.user_id, msg.chat_id))
             version = store.save(conn, row, msg.channel, msg.user_id, msg.chat_id, state.to_json())
-        return replies, state, version
+            queued = []
+            if to_outbox:
+                now = store.now()
+                for i, reply in enumerate(replies):
+                    key = f"reply:{msg.channel}:{message_id}:{i}"[:120]
+                    queued.append(
+                        outbox.enqueue(
+                            conn,
+                            channel=msg.channel,
+                            chat_id=msg.chat_id,
+                            text=reply.text,
+                            key=key,
+                            now=now,
+                            reply=reply_json(reply, msg.acted_on),
+                        )
+                    )
+        return replies, queued, state, version
 
     def state(self, channel: str, user_id: str) -> State:
         """The stored state (for tests and admin tools)."""

@@ -35,6 +35,7 @@ class Incoming:
     payload: str = ""
     message_id: str = ""  # unique per channel (e.g. the update id); the same id is handled once
     attachments: tuple[Attachment, ...] = ()
+    acted_on: str = ""  # the channel's id of the message whose button was pressed (a reply may replace it)
 
     def __post_init__(self) -> None:
         """The one boundary every channel passes: what a user typed is cleaned here, once."""
@@ -56,6 +57,27 @@ class Reply:
     buttons: tuple[Button, ...] = ()
     links: tuple[str, ...] = field(default=())
     replace: bool = False  # a page of the same list: channels that can edit the pressed message do so
+
+
+def reply_json(reply: Reply, acted_on: str = "") -> dict:
+    """What the outbox keeps of a reply besides its text; `acted_on` is the message a `replace` reply edits."""
+    return {
+        "buttons": [[b.label, b.payload, b.url, b.group] for b in reply.buttons],
+        "links": list(reply.links),
+        "edit": acted_on if reply.replace else "",
+    }
+
+
+def stored_reply(text: str, stored: dict | None, pairs: list[tuple[str, str]] = ()) -> tuple[Reply, str]:
+    """A reply rebuilt from the outbox (`reply_json`, or a notification's (label, payload) pairs), and the id of
+    the message it replaces ("" for none)."""
+    if not stored:
+        return Reply(text, tuple(Button(label, payload, group="notice") for label, payload in pairs)), ""
+    buttons = tuple(
+        Button(str(b[0]), str(b[1]), str(b[2]), str(b[3])) for b in stored.get("buttons", []) if len(b) == 4
+    )
+    edit = str(stored.get("edit") or "")
+    return Reply(text, buttons, tuple(str(u) for u in stored.get("links", [])), replace=bool(edit)), edit
 
 
 def layout(buttons: tuple[Button, ...] | list[Button]) -> list[list[Button]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy.orm import sessionmaker
 
@@ -30,6 +30,7 @@ class KnowledgeBase:
         self._events: EventMap | None = None
         self._revision = -1
         self._checked = 0.0
+        self.timed: Callable[[float], object] | None = None  # told each search's seconds (the app's metrics)
 
     def _current(self) -> SearchIndex:
         now = time.monotonic()
@@ -59,7 +60,11 @@ class KnowledgeBase:
         return self._events
 
     def search(self, text: str, history: Sequence[str] = (), k: int = 5) -> SearchResult:
-        return self._current().search(text, history, k)
+        started = time.perf_counter()
+        result = self._current().search(text, history, k)
+        if self.timed is not None:
+            self.timed(time.perf_counter() - started)
+        return result
 
     def get(self, code: str) -> Procedure | None:
         index = self._current()

@@ -5,13 +5,12 @@ from contextlib import contextmanager
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from fake_telegram import SECRET, FakeBotAPI, start_channel, telegram_app
+from fake_telegram import SECRET, FakeBotAPI, start_channel
 from sqlalchemy import create_engine, text
 
 from bot import db
 from bot.app import build
 from bot.settings import load_settings
-from bot.telegram import TelegramChannel
 from bot.web import make_web_app
 
 STAFF_CHAT = "-100777"  # the staff group of `any_app`
@@ -127,11 +126,8 @@ async def webhook(app, api):
         "telegram_webhook_secret": SECRET,
         "public_base_url": "https://bot.example.vn",
     }
-    tapp = telegram_app(app, api, **settings)
-    channel = TelegramChannel(tapp)
-    api.watch(channel.application)
-    await channel.start()
-    client = TestClient(TestServer(make_web_app(tapp, channel)))
+    channel = await start_channel(app, api, **settings)
+    client = TestClient(TestServer(make_web_app(app, channel)))
     await client.start_server()
     yield channel, client
     await client.close()

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import random
 import time
 import uuid
 from typing import Any
@@ -45,7 +46,9 @@ class FakeBotAPI:
         self.blocked: set[int] = set()  # chats whose user blocked the bot: sendMessage answers 403
         self._closing = False
         self._changed = asyncio.Condition()
-        self._update_ids = itertools.count(1000)
+        # Telegram numbers a bot's updates in sequence from a number of its own: each fake server too (tests
+        # that share a database never see two updates with one id)
+        self._update_ids = itertools.count(random.randrange(10**6, 10**9))
         self._message_ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.base_url = ""
@@ -69,17 +72,15 @@ class FakeBotAPI:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    def watch(self, application) -> None:
-        """Learn when the bot has finished an update: a handler in a later group runs after ours."""
-        from telegram import Update
-        from telegram.ext import TypeHandler
+    def watch(self, channel) -> None:
+        """Learn when the bot has finished an update (its turn saved, its replies handed to this server)."""
 
-        async def finished(update: Update, context) -> None:
+        async def finished(update_id: int) -> None:
             async with self._changed:
-                self.done.add(update.update_id)
+                self.done.add(update_id)
                 self._changed.notify_all()
 
-        application.add_handler(TypeHandler(Update, finished), group=1)
+        channel.listeners.append(finished)
 
     async def handled(self, update: dict[str, Any]) -> None:
         await self.wait_for(lambda: update["update_id"] in self.done, f"finish update {update['update_id']}")
@@ -305,11 +306,37 @@ def telegram_app(app, api: FakeBotAPI, **settings):
     return dataclasses.replace(app, settings=s)
 
 
-async def start_channel(app, api: FakeBotAPI, **settings):
-    """The app's Telegram channel (polling unless `settings` say otherwise), started against the fake server."""
-    from bot.telegram import TelegramChannel
+class Served:
+    """A Telegram channel with its inbox dispatcher running, wired as `bot.serve.serve` wires them; the channel's
+    attributes are read through. `stop` stops both."""
 
-    channel = TelegramChannel(telegram_app(app, api, **settings))
-    api.watch(channel.application)
-    await channel.start()
-    return channel
+    def __init__(self, app, api: FakeBotAPI, **settings):
+        from bot.dispatch import Dispatcher
+        from bot.telegram import TelegramChannel
+
+        tapp = telegram_app(app, api, **settings)
+        self.dispatcher = Dispatcher(tapp.factory, interval=0.2)
+        self.channel = TelegramChannel(tapp, self.dispatcher)
+        api.watch(self.channel)
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    def __getattr__(self, name: str):
+        return getattr(self.channel, name)
+
+    async def start(self) -> Served:
+        self._task = asyncio.create_task(self.dispatcher.run(self._stop))
+        await self.channel.start()
+        await asyncio.wait_for(self.channel.connected.wait(), WAIT)
+        return self
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await self._task
+        await self.channel.stop()
+
+
+async def start_channel(app, api: FakeBotAPI, **settings) -> Served:
+    """The app's Telegram channel (polling unless `settings` say otherwise), started against the fake server."""
+    return await Served(app, api, **settings).start()

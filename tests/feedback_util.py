@@ -90,10 +90,10 @@ class FakeChannel:
         self.sent: list[tuple[str, str, str]] = []
         self.buttons: list[list[tuple[str, str]]] = []  # the buttons of each message sent
 
-    async def __call__(self, channel: str, chat_id: str, text: str, buttons=()) -> None:
+    async def __call__(self, msg) -> None:
         self.calls += 1
         if self.fail > 0:
             self.fail -= 1
             raise self.error("channel down")
-        self.sent.append((channel, chat_id, text))
-        self.buttons.append(list(buttons))
+        self.sent.append((msg.channel, msg.chat_id, msg.text))
+        self.buttons.append(list(msg.buttons))

@@ -34,13 +34,13 @@ TEMPLATE_BODY = "Sở đã kiểm tra, yêu cầu bộ phận một cửa trả 
 
 @pytest.fixture
 async def live(dash_app, api):
-    """The app wired as `bot.cli._serve` wires it: the web server, the Telegram channel (polling the fake Bot API)
+    """The app wired as `bot.serve.serve` wires it: the web server, the Telegram channel (polling the fake Bot API)
     and the outbox worker around one `wake` event. The worker's own round is an hour, so anything the citizen
     receives within the test was sent because an action woke the worker."""
     channel = await start_channel(dash_app, api)
     wake = channel.outbox_wake
     stop = asyncio.Event()
-    senders = Senders({"telegram": channel.send_plain})
+    senders = Senders({"telegram": channel.send})
     worker = start_worker(dash_app.factory, senders, stop, dash_app.settings.staff_chat, wake=wake, interval=3600)
     srv = TestServer(make_web_app(dash_app, channel, wake))
     await srv.start_server()

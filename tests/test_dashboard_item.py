@@ -514,8 +514,8 @@ async def test_the_page_shows_how_each_message_to_the_citizen_went(dash_app, das
     part = await r.text()
     assert part.startswith('<section id="delivery"') and "Đang chờ gửi" in part and 'hx-trigger="every 2s"' in part
 
-    async def sender(channel, chat_id, text, buttons=()):
-        if chat_id == blocked.chat_id:
+    async def sender(msg):
+        if msg.chat_id == blocked.chat_id:
             raise PermanentFailure("Forbidden: bot was blocked by the user")
 
     await outbox.deliver(dash_app.factory, sender)

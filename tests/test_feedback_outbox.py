@@ -50,15 +50,15 @@ async def test_retries_with_exponential_backoff_until_the_channel_is_back(factor
         # not due before the wait is over
         assert (await outbox.deliver(factory, channel, now=now + wait - timedelta(seconds=1))).retried == 0
         now = now + wait
-    assert waits == [timedelta(seconds=30), timedelta(seconds=60), timedelta(seconds=120)]
+    assert waits == [timedelta(seconds=2), timedelta(seconds=4), timedelta(seconds=8)]
     assert (await outbox.deliver(factory, channel, now=now)).sent == 1
     assert channel.calls == 4 and len(channel.sent) == 1
     assert (await outbox.deliver(factory, channel, now=now + timedelta(days=1))).sent == 0
 
 
 def test_backoff_is_capped():
-    assert outbox.backoff(1) == timedelta(seconds=30)
-    assert outbox.backoff(5) == timedelta(minutes=8)
+    assert outbox.backoff(1) == timedelta(seconds=2)
+    assert outbox.backoff(5) == timedelta(seconds=32)
     assert outbox.backoff(30) == outbox.RETRY_MAX
 
 

@@ -49,7 +49,7 @@ async def test_guessing_the_digits_locks_the_code_and_alerts_staff(any_app, api,
     # the sender's own chat is never locked out
     assert "Tình trạng: Đã tiếp nhận" in (await owner.say(f"/tracuu {code}"))["text"]
     # staff hear of it once, through the outbox
-    await deliver_now(any_app.factory, Senders({"telegram": any_channel.send_plain}))
+    await deliver_now(any_app.factory, Senders({"telegram": any_channel.send}))
     alerts = [p["text"] for p in api.sent(chat_id=int(STAFF_CHAT)) if "Cảnh báo bảo mật" in p["text"]]
     assert len(alerts) == 1 and code in alerts[0]
 

@@ -75,7 +75,7 @@ async def test_intake_and_one_acknowledgement_through_the_outbox(fapp, api):
         citizen = Chat(api, next(_users))
         await intake(citizen, api)
         [status] = fs.my_items(fapp.factory, fs.Citizen("telegram", str(citizen.user["id"]), ""))
-        senders = Senders({"telegram": channel.send_plain})
+        senders = Senders({"telegram": channel.send})
         before = citizen.count()
         await deliver_now(fapp.factory, senders)
         await deliver_now(fapp.factory, senders)  # nothing twice
@@ -103,7 +103,7 @@ async def test_a_crash_before_delivery_still_delivers_once(fapp, api):
     channel = await start_channel(dataclasses.replace(fapp, factory=restarted.factory), api)
     try:
         before = citizen.count()
-        senders = Senders({"telegram": channel.send_plain})
+        senders = Senders({"telegram": channel.send})
         await deliver_now(restarted.factory, senders)
         await deliver_now(restarted.factory, senders)
         new = [m["text"] for m in citizen.mine()[before:]]
@@ -120,7 +120,7 @@ async def test_a_blocked_bot_is_a_permanent_failure(fapp, api):
     try:
         await intake(citizen, api)
         api.blocked.add(citizen.chat["id"])
-        report = await deliver_now(fapp.factory, Senders({"telegram": channel.send_plain}))
+        report = await deliver_now(fapp.factory, Senders({"telegram": channel.send}))
         assert report.failed == 1
         code = fs.my_items(fapp.factory, fs.Citizen("telegram", str(citizen.user["id"]), ""))[0].code
         assert [m.status for m in outbox_rows(fapp.factory, code)] == ["failed"]
@@ -155,7 +155,7 @@ async def test_the_answer_notification_carries_rating_buttons_that_work(any_app,
     answer = ("Phường đã trả kết quả, cán bộ liên quan đã được nhắc nhở.\n" * 80)[:3990]  # two parts with the head
     fs.answer(any_app.factory, code, "lan.tt", answer)
     before = len(api.sent(chat_id=citizen.chat["id"]))
-    await deliver_now(any_app.factory, Senders({"telegram": any_channel.send_plain}))
+    await deliver_now(any_app.factory, Senders({"telegram": any_channel.send}))
     ack, claimed, *parts = api.sent(chat_id=citizen.chat["id"])[before:]
     assert "Mã tra cứu" in ack["text"] and "reply_markup" not in ack and "reply_markup" not in claimed
     assert len(parts) == 2 and "reply_markup" not in parts[0]  # the keyboard goes under the last part

@@ -9,12 +9,14 @@ import pytest
 from fake_telegram import SECRET, Chat, button, buttons, telegram_app
 from telegram import Update
 
-from bot.cli import _serve
+from bot.dispatch import Dispatcher
+from bot.serve import serve
 from bot.settings import SettingsError, load_settings
 from bot.telegram import SECRET_HEADER, TelegramChannel, incoming, split_message, utf16_len
+from feedback import outbox
 from handlers import pakn
 from handlers import texts as d
-from handlers.core import Button, Reply
+from handlers.core import Button, Reply, reply_json
 
 _users = itertools.count(5_000_001)
 
@@ -176,17 +178,22 @@ async def test_group_chats_are_not_served(polling, api):
 async def test_html_is_escaped_and_long_messages_are_split(polling, api):
     citizen = chat(api)
     injection = "<b>đậm</b> & <a href='https://evil.example'>link</a> *md* _x_"
-    await polling.send(citizen.chat["id"], Reply(injection, (Button("Hữu ích", "m:1:help"),)))
+    await polling.send(outgoing(citizen, Reply(injection, (Button("Hữu ích", "m:1:help"),))))
     sent = api.sent(chat_id=citizen.chat["id"])[-1]
     assert sent["parse_mode"] == "HTML"
     assert sent["text"] == "&lt;b&gt;đậm&lt;/b&gt; &amp; &lt;a href='https://evil.example'&gt;link&lt;/a&gt; *md* _x_"
     before = len(api.sent(chat_id=citizen.chat["id"]))
     lines = [f"{n:05d} " + "thủ tục hành chính " * 10 for n in range(200)]
-    await polling.send(citizen.chat["id"], Reply("\n".join(lines), (Button("Hữu ích", "m:1:help"),)))
+    await polling.send(outgoing(citizen, Reply("\n".join(lines), (Button("Hữu ích", "m:1:help"),))))
     parts = api.sent(chat_id=citizen.chat["id"])[before:]
     assert len(parts) > 1 and all(utf16_len(p["text"]) <= 4096 for p in parts)
     assert "\n".join(p["text"] for p in parts) == "\n".join(lines)  # cut at line ends, nothing lost
     assert [bool(p.get("reply_markup")) for p in parts] == [False] * (len(parts) - 1) + [True]
+
+
+def outgoing(citizen: Chat, reply: Reply) -> outbox.Outgoing:
+    """A reply as the outbox hands it to the channel."""
+    return outbox.Outgoing(0, "telegram", str(citizen.chat["id"]), reply.text, reply=reply_json(reply))
 
 
 def test_split_message():
@@ -249,9 +256,13 @@ async def test_webhook_checks_the_secret(webhook, api, app):
 
 def test_webhook_mode_needs_its_settings(app, api):
     with pytest.raises(SettingsError, match="TELEGRAM_WEBHOOK_SECRET"):
-        TelegramChannel(telegram_app(app, api, telegram_mode="webhook", public_base_url="https://x.vn"))
+        TelegramChannel(
+            telegram_app(app, api, telegram_mode="webhook", public_base_url="https://x.vn"), Dispatcher(None)
+        )
     with pytest.raises(SettingsError, match="PUBLIC_BASE_URL"):
-        TelegramChannel(telegram_app(app, api, telegram_mode="webhook", telegram_webhook_secret=SECRET))
+        TelegramChannel(
+            telegram_app(app, api, telegram_mode="webhook", telegram_webhook_secret=SECRET), Dispatcher(None)
+        )
     with pytest.raises(SettingsError, match="TELEGRAM_WEBHOOK_SECRET"):
         load_settings(telegram_webhook_secret="has spaces")
     with pytest.raises(SettingsError, match="TELEGRAM_MODE"):
@@ -297,7 +308,7 @@ async def test_run_serves_the_webhook_on_the_app_server(app, api):
         port=port,
     )
     stop = asyncio.Event()
-    server = asyncio.create_task(_serve(tapp, stop))
+    server = asyncio.create_task(serve(tapp, stop))
     try:
         await api.wait_for(lambda: bool(api.sent("setWebhook")), "register its webhook")
         citizen = chat(api)

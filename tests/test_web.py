@@ -6,7 +6,8 @@ from bot.web import make_web_app
 async def test_health_and_search_api(app):
     async with TestClient(TestServer(make_web_app(app))) as client:
         r = await client.get("/healthz")
-        assert (await r.json()) == {"status": "ok", "procedures": 2625}  # 2,642 less the 17 damaged records
+        # 2,642 less the 17 damaged records; no channel configured
+        assert (await r.json()) == {"status": "ok", "procedures": 2625, "database": "up", "channels": {}}
         r = await client.get("/api/search", params={"q": "chứng thực di chúc"})
         body = await r.json()
         assert body["hits"][0]["code"] == "2.001019"
