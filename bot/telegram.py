@@ -23,6 +23,7 @@ import html
 import json
 import logging
 import time
+import warnings
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
@@ -39,6 +40,7 @@ from telegram.constants import ChatAction, ChatType, MessageLimit, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import HTTPXRequest
+from telegram.warnings import PTBDeprecationWarning
 
 from bot import inbox, leases, metrics
 from bot.app import App
@@ -267,7 +269,7 @@ class TelegramChannel:
                 for update in updates:
                     await self._store(update, update.to_dict())
             except RetryAfter as e:
-                await asyncio.sleep(_seconds(e.retry_after))
+                await asyncio.sleep(_seconds(e))
                 continue
             except Exception as e:  # the API or the database is unreachable: back off, then ask again
                 if isinstance(e, NetworkError):
@@ -472,7 +474,7 @@ class TelegramChannel:
                 await msg.part_accepted(i + 1, str(sent.message_id))
         except RetryAfter as e:
             metrics.ERRORS.labels("telegram_429").inc()
-            raise outbox.RetryLater(_seconds(e.retry_after)) from None
+            raise outbox.RetryLater(_seconds(e)) from None
         except (Forbidden, BadRequest) as e:
             raise outbox.PermanentFailure(f"telegram: {type(e).__name__}: {e}") from None
         finally:
@@ -497,5 +499,8 @@ class TelegramChannel:
         return True
 
 
-def _seconds(retry_after: int | float | timedelta) -> float:
-    return retry_after.total_seconds() if isinstance(retry_after, timedelta) else float(retry_after)
+def _seconds(error: RetryAfter) -> float:
+    with warnings.catch_warnings():  # PTB 22 warns that the int will become a timedelta: both are handled
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = error.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)

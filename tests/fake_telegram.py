@@ -14,6 +14,7 @@ import json
 import random
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -33,6 +34,18 @@ STRING_PARAMS = {
 WAIT = 30.0  # seconds: a safety net for a broken bot, never a timing assertion
 
 
+@dataclass
+class Fault:
+    """What the fake does to the next `times` calls of `method`: refuse with `status` (429 with `retry_after`,
+    500 …) without doing it, or do it and answer `late` seconds later."""
+
+    method: str
+    status: int = 0
+    retry_after: int = 0
+    late: float = 0.0
+    times: int = 1
+
+
 class FakeBotAPI:
     def __init__(self, token: str = TOKEN):
         self.token = token
@@ -44,6 +57,8 @@ class FakeBotAPI:
         self.files: dict[str, bytes] = {}  # file_id: content, served through getFile and /file/bot…
         self.downloads: list[str] = []  # file ids the bot downloaded
         self.blocked: set[int] = set()  # chats whose user blocked the bot: sendMessage answers 403
+        self.faults: list[Fault] = []  # see `fault`
+        self.refused: list[tuple[str, dict[str, Any], int]] = []  # calls a fault refused: method, params, status
         self._closing = False
         self._changed = asyncio.Condition()
         # Telegram numbers a bot's updates in sequence from a number of its own: each fake server too (tests
@@ -53,13 +68,13 @@ class FakeBotAPI:
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
-    async def start(self) -> FakeBotAPI:
+    async def start(self, port: int = 0) -> FakeBotAPI:
         app = web.Application()
         app.router.add_post("/bot{token}/{method}", self._handle)
         app.router.add_get("/file/bot{token}/{path:.+}", self._file)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
         port = self._runner.addresses[0][1]
         self.base_url = f"http://127.0.0.1:{port}/bot"
@@ -93,6 +108,12 @@ class FakeBotAPI:
         method = request.match_info["method"]
         form = await request.post() if request.body_exists else {}
         params = {k: (v if k in STRING_PARAMS else _json(v)) for k, v in form.items()}
+        fault = self._fault(method)
+        if fault is not None and fault.status:
+            async with self._changed:
+                self.refused.append((method, params, fault.status))
+                self._changed.notify_all()
+            return _error(fault.status, fault.retry_after)
         if method == "getUpdates":
             result = await self._get_updates(params)
         else:
@@ -100,9 +121,23 @@ class FakeBotAPI:
                 self.calls.append((method, params))
                 result = self._result(method, params)
                 self._changed.notify_all()
+        if fault is not None and fault.late:
+            await asyncio.sleep(fault.late)  # done already; the answer comes late
         if isinstance(result, web.Response):
             return result
         return web.json_response({"ok": True, "result": result})
+
+    def fault(self, method: str, status: int = 0, retry_after: int = 0, late: float = 0.0, times: int = 1) -> None:
+        """Make the next `times` calls of `method` fail with `status` (429 carries `retry_after`), or succeed
+        with the answer `late` seconds late."""
+        self.faults.append(Fault(method, status, retry_after, late, times))
+
+    def _fault(self, method: str) -> Fault | None:
+        for f in self.faults:
+            if f.method == method and f.times > 0:
+                f.times -= 1
+                return f
+        return None
 
     async def _file(self, request: web.Request) -> web.Response:
         file_id = request.match_info["path"].removeprefix("files/")
@@ -194,6 +229,17 @@ class FakeBotAPI:
                 raise AssertionError(
                     f"the bot did not {what or 'answer'}; calls: {[m for m, _ in self.calls]}"
                 ) from None
+
+
+def _error(status: int, retry_after: int = 0) -> web.Response:
+    """The Bot API's error answer: 429 with parameters.retry_after, or a bare error code."""
+    body: dict[str, Any] = {"ok": False, "error_code": status}
+    if status == 429:
+        body["description"] = f"Too Many Requests: retry after {retry_after}"
+        body["parameters"] = {"retry_after": retry_after}
+    else:
+        body["description"] = "Internal Server Error" if status >= 500 else "Bad Request"
+    return web.json_response(body, status=status)
 
 
 def _json(value: str) -> Any:
@@ -307,36 +353,50 @@ def telegram_app(app, api: FakeBotAPI, **settings):
 
 
 class Served:
-    """A Telegram channel with its inbox dispatcher running, wired as `bot.serve.serve` wires them; the channel's
-    attributes are read through. `stop` stops both."""
+    """A Telegram channel with its inbox dispatcher and (unless `outbox_interval` is None) an outbox worker
+    running, wired as `bot.serve.serve` wires them; the channel's attributes are read through. `stop` stops all."""
 
-    def __init__(self, app, api: FakeBotAPI, **settings):
+    def __init__(self, app, api: FakeBotAPI, outbox_interval: float | None = 0.2, **settings):
         from bot.dispatch import Dispatcher
         from bot.telegram import TelegramChannel
 
-        tapp = telegram_app(app, api, **settings)
-        self.dispatcher = Dispatcher(tapp.factory, interval=0.2)
-        self.channel = TelegramChannel(tapp, self.dispatcher)
+        self.app = telegram_app(app, api, **settings)
+        self.dispatcher = Dispatcher(self.app.factory, interval=0.2)
+        self.channel = TelegramChannel(self.app, self.dispatcher)
+        self.outbox_interval = outbox_interval
         api.watch(self.channel)
         self._stop = asyncio.Event()
-        self._task: asyncio.Task | None = None
+        self._tasks: list[asyncio.Task] = []
 
     def __getattr__(self, name: str):
         return getattr(self.channel, name)
 
     async def start(self) -> Served:
-        self._task = asyncio.create_task(self.dispatcher.run(self._stop))
+        from bot.notify import Senders, start_worker
+
+        self._tasks.append(asyncio.create_task(self.dispatcher.run(self._stop)))
+        if self.outbox_interval is not None:
+            senders = Senders({"telegram": self.channel.send})
+            self._tasks.append(
+                start_worker(
+                    self.app.factory,
+                    senders,
+                    self._stop,
+                    None,
+                    wake=self.channel.outbox_wake,
+                    interval=self.outbox_interval,
+                )
+            )
         await self.channel.start()
         await asyncio.wait_for(self.channel.connected.wait(), WAIT)
         return self
 
     async def stop(self) -> None:
         self._stop.set()
-        if self._task is not None:
-            await self._task
+        await asyncio.gather(*self._tasks)
         await self.channel.stop()
 
 
-async def start_channel(app, api: FakeBotAPI, **settings) -> Served:
+async def start_channel(app, api: FakeBotAPI, outbox_interval: float | None = 0.2, **settings) -> Served:
     """The app's Telegram channel (polling unless `settings` say otherwise), started against the fake server."""
-    return await Served(app, api, **settings).start()
+    return await Served(app, api, outbox_interval, **settings).start()

@@ -37,7 +37,7 @@ async def live(dash_app, api):
     """The app wired as `bot.serve.serve` wires it: the web server, the Telegram channel (polling the fake Bot API)
     and the outbox worker around one `wake` event. The worker's own round is an hour, so anything the citizen
     receives within the test was sent because an action woke the worker."""
-    channel = await start_channel(dash_app, api)
+    channel = await start_channel(dash_app, api, outbox_interval=None)
     wake = channel.outbox_wake
     stop = asyncio.Event()
     senders = Senders({"telegram": channel.send})
