@@ -66,6 +66,7 @@ POLL_TIMEOUT = 10  # seconds a getUpdates long poll waits
 POLL_LEASE = timedelta(seconds=60)  # who polls: renewed after every long poll
 SEND_TIMEOUT = 30.0  # a send answered late is waited for, so an accepted message is recorded, not repeated
 RECONNECT_MAX = 60.0
+BLOCKED_TRIES, BLOCKED_WAIT = 40, 0.05  # a reply behind a message being sent waits up to 2 s, then the worker's
 
 
 def utf16_len(text: str) -> int:
@@ -373,10 +374,19 @@ class TelegramChannel:
             await listener(update.update_id)
 
     async def deliver(self, ids: list[int]) -> outbox.DeliveryReport:
-        """Send a turn's replies now (what is refused stays in the outbox for the worker)."""
-        if not ids:
-            return outbox.DeliveryReport()
-        return await outbox.deliver(self.factory, self.send, only=ids)
+        """Send a turn's replies now. A reply waiting behind an earlier message to the chat that another task
+        is sending (a notification) is tried again shortly; what the API refuses stays in the outbox for the
+        worker."""
+        total = outbox.DeliveryReport()
+        for _ in range(BLOCKED_TRIES if ids else 0):
+            report = await outbox.deliver(self.factory, self.send, only=ids)
+            total.sent += report.sent
+            total.retried += report.retried
+            total.failed += report.failed
+            if report.retried or report.failed or total.sent >= len(ids):
+                break
+            await asyncio.sleep(BLOCKED_WAIT)
+        return total
 
     async def _on_failure(self, item: inbox.Claimed) -> None:
         """An update that failed for good: say so to the user (once, through the outbox)."""

@@ -91,7 +91,7 @@ async def test_intake_and_one_acknowledgement_through_the_outbox(fapp, api):
 
 
 async def test_a_crash_before_delivery_still_delivers_once(fapp, api):
-    channel = await start_channel(fapp, api)
+    channel = await start_channel(fapp, api, outbox_interval=None)  # no worker: the process dies before delivery
     citizen = Chat(api, next(_users))
     try:
         await intake(citizen, api)
@@ -100,7 +100,7 @@ async def test_a_crash_before_delivery_still_delivers_once(fapp, api):
     code = fs.my_items(fapp.factory, fs.Citizen("telegram", str(citizen.user["id"]), ""))[0].code
     assert [m.status for m in outbox_rows(fapp.factory, code)] == ["pending"]
     restarted = build(fapp.settings)
-    channel = await start_channel(dataclasses.replace(fapp, factory=restarted.factory), api)
+    channel = await start_channel(dataclasses.replace(fapp, factory=restarted.factory), api, outbox_interval=None)
     try:
         before = citizen.count()
         senders = Senders({"telegram": channel.send})
