@@ -39,6 +39,10 @@ class Settings(BaseSettings):
         default="", description="Telegram chat id of the staff group: new and overdue feedback is announced there"
     )
 
+    trusted_proxies: str = Field(
+        default="127.0.0.1,::1",
+        description="Addresses of reverse proxies whose X-Forwarded-For names the client (comma-separated)",
+    )
     dashboard_idle_minutes: int = Field(
         default=30, ge=1, le=1440, description="Staff dashboard: a session unused this long ends"
     )
@@ -110,6 +114,10 @@ class Settings(BaseSettings):
     def secure_cookies(self) -> bool:
         """Cookies marked Secure when the app is reached over https."""
         return self.public_base_url.startswith("https://")
+
+    @property
+    def proxies(self) -> frozenset[str]:
+        return frozenset(p.strip() for p in self.trusted_proxies.split(",") if p.strip())
 
     @property
     def staff_chat(self) -> str | None:

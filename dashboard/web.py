@@ -108,7 +108,17 @@ def text(form: MultiDictProxy, key: str) -> str:
 
 
 def client_ip(request: web.Request) -> str:
-    return request.remote or "?"
+    """Who asked: behind a proxy of TRUSTED_PROXIES (nginx on this host), the last address of X-Forwarded-For
+    that is not one of them; else the connection's address."""
+    remote = request.remote or "?"
+    trusted = request.app[APP_KEY].settings.proxies
+    if remote not in trusted:
+        return remote
+    for hop in reversed(request.headers.get("X-Forwarded-For", "").split(",")):
+        hop = hop.strip()
+        if hop and hop not in trusted:
+            return hop[:64]
+    return remote
 
 
 def _to_login(request: web.Request) -> web.StreamResponse:

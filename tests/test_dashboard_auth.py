@@ -212,3 +212,32 @@ async def test_logins_and_logouts_are_audited(dash, dash_app):
     with dash_app.factory() as s:
         actions = list(s.scalars(select(staff_audit.c.action).where(staff_audit.c.actor == name)))
     assert actions == ["login", "logout"]
+
+
+async def test_behind_the_proxy_the_client_address_counts_and_a_forged_header_does_not(dash_app):
+    """nginx on this host (a trusted proxy) names the client in X-Forwarded-For: the address limit applies to that
+    client, not to everyone behind the proxy; a header sent by anyone else is ignored."""
+    import dataclasses
+
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.settings import load_settings
+    from bot.web import make_web_app
+    from dashboard.tables import login_attempts
+
+    async def failed_login_from(app, forwarded: str) -> str:
+        async with TestClient(TestServer(make_web_app(app))) as client:
+            token = csrf_of(await (await client.get("/admin/login")).text())
+            name = f"khach-{forwarded.replace('.', '-')}"
+            data = {"csrf": token, "username": name, "password": "sai-mat-khau-roi"}
+            headers = {"X-Forwarded-For": f"198.51.100.9, {forwarded}"}  # the client may forge the first hop
+            r = await client.post("/admin/login", data=data, headers=headers, allow_redirects=False)
+            assert r.status == 401
+        with dash_app.factory() as s:
+            return s.scalar(select(login_attempts.c.ip).where(login_attempts.c.username == name))
+
+    assert await failed_login_from(dash_app, "203.0.113.7") == "203.0.113.7"  # nginx appended the real client
+    direct = dataclasses.replace(
+        dash_app, settings=load_settings(database_url=dash_app.settings.db_url, trusted_proxies="10.0.0.1")
+    )
+    assert await failed_login_from(direct, "203.0.113.8") == "127.0.0.1"  # not from a proxy: the header is ignored

@@ -333,6 +333,10 @@ def test_nginx_proxies_to_the_app_over_tls(proxy, certificate):
     assert seen["headers"]["X-Forwarded-Proto"] == "https"
     assert seen["headers"]["X-Forwarded-For"] == "127.0.0.1"
 
+    # The metrics are for Prometheus on the app's own port, not for the public.
+    status, _, body, _ = request(https, "GET", "/metrics", cafile=cert)
+    assert status == 404 and b"/metrics" not in body
+
     # A knowledge-base import of up to 50 MB gets through; beyond the limit, nginx answers 413 itself.
     status, _, body, _ = request(https, "POST", "/admin/imports", b"x" * (50 * 2**20), cafile=cert)
     assert status == 200 and json.loads(body)["size"] == 50 * 2**20
