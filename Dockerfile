@@ -17,6 +17,7 @@ RUN apt-get update \
 
 COPY pyproject.toml README.md /src/
 COPY bot /src/bot
+COPY channels /src/channels
 COPY knowledge /src/knowledge
 COPY handlers /src/handlers
 COPY feedback /src/feedback

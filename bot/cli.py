@@ -96,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         quiet = args.cmd in ("chat", "demo") and settings.log_level == "INFO"
         setup_logging(
             "WARNING" if quiet else settings.log_level,
-            secrets=(settings.telegram_bot_token, settings.telegram_webhook_secret),
+            secrets=settings.secrets,
         )
         return _dispatch(args, settings)
     except (SettingsError, db.DatabaseError, store.ImportFailed) as e:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable
 from typing import TextIO
 
-OWN = ("bot", "handlers", "knowledge", "feedback")
+OWN = ("bot", "channels", "handlers", "knowledge", "feedback")
 # The least severe level each library may log at, whatever LOG_LEVEL says (children included).
 CAPS = {
     "telegram": logging.INFO,

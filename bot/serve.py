@@ -56,7 +56,13 @@ async def serve(
 
         telegram = TelegramChannel(app, dispatcher, wake)
         senders.by_channel["telegram"] = telegram.send
-    runner = web.AppRunner(make_web_app(app, telegram, wake), handle_signals=False)
+    zalo = None
+    if app.settings.zalo_app_id:
+        from channels.zalo.channel import ZaloChannel
+
+        zalo = ZaloChannel(app, dispatcher, wake)
+        senders.by_channel["zalo"] = zalo.send
+    runner = web.AppRunner(make_web_app(app, telegram, wake, zalo), handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, app.settings.host, app.settings.port, reuse_port=reuse_port or None)
     try:
@@ -79,8 +85,9 @@ async def serve(
         upkeep=app.upkeep,
     )
     try:
-        if telegram is not None:
-            await telegram.start()
+        for channel in (telegram, zalo):
+            if channel is not None:
+                await channel.start()
         await stop.wait()
         log.info("stopping: no new updates, finishing those in hand")
     finally:
@@ -89,8 +96,9 @@ async def serve(
         await dispatching
         stop_worker.set()
         await notifier
-        if telegram is not None:
-            await telegram.stop()
+        for channel in (telegram, zalo):
+            if channel is not None:
+                await channel.stop()
         await runner.cleanup()
         log.info("stopped")
 

@@ -38,6 +38,14 @@ class Settings(BaseSettings):
     staff_telegram_chat_id: str = Field(
         default="", description="Telegram chat id of the staff group: new and overdue feedback is announced there"
     )
+    zalo_app_id: str = Field(default="", description="Zalo app id; Zalo OA is served when it is set")
+    zalo_app_secret: str = Field(default="", description="Zalo app secret key, for token refresh")
+    zalo_oa_secret_key: str = Field(default="", description="Zalo OA secret key, for webhook signatures")
+    zalo_access_token: str = Field(default="", description="First OA access token; later ones live in the database")
+    zalo_refresh_token: str = Field(default="", description="First OA refresh token; later ones live in the database")
+    zalo_webhook_path: str = Field(default="/zalo/webhook", description="Where Zalo posts events")
+    zalo_api_base_url: str = Field(default="https://openapi.zalo.me", description="Zalo OA API base URL")
+    zalo_oauth_base_url: str = Field(default="https://oauth.zaloapp.com", description="Zalo OAuth base URL")
 
     trusted_proxies: str = Field(
         default="127.0.0.1,::1",
@@ -80,11 +88,26 @@ class Settings(BaseSettings):
             raise ValueError("1-256 characters of A-Z, a-z, 0-9, '_' and '-' (Telegram's rule)")
         return v
 
-    @field_validator("telegram_webhook_path")
+    @field_validator("zalo_api_base_url", "zalo_oauth_base_url")
+    @classmethod
+    def _zalo_url(cls, v: str) -> str:
+        if not v.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL such as https://openapi.zalo.me")
+        return v.rstrip("/")
+
+    @field_validator("zalo_app_id")
+    @classmethod
+    def _zalo_app(cls, v: str) -> str:
+        v = v.strip()
+        if v and not re.fullmatch(r"\d{1,32}", v):
+            raise ValueError("must be the app's numeric id from developers.zalo.me")
+        return v
+
+    @field_validator("telegram_webhook_path", "zalo_webhook_path")
     @classmethod
     def _path(cls, v: str) -> str:
         if not re.fullmatch(r"/[A-Za-z0-9_/.-]*", v):
-            raise ValueError("must be a URL path such as /telegram/webhook")
+            raise ValueError("must be a URL path such as /telegram/webhook or /zalo/webhook")
         return v
 
     @field_validator("staff_telegram_chat_id")
@@ -109,6 +132,26 @@ class Settings(BaseSettings):
         if not self.public_base_url.startswith("https://"):
             raise SettingsError("setting PUBLIC_BASE_URL must be an https:// address when TELEGRAM_MODE=webhook")
         return self.public_base_url.rstrip("/") + self.telegram_webhook_path
+
+    def check_zalo(self) -> None:
+        """The settings serving Zalo needs (when ZALO_APP_ID is set)."""
+        for name in ("zalo_app_secret", "zalo_oa_secret_key"):
+            if not getattr(self, name):
+                raise SettingsError(f"setting {name.upper()} is required when ZALO_APP_ID is set")
+        if self.zalo_webhook_path == self.telegram_webhook_path:
+            raise SettingsError("setting ZALO_WEBHOOK_PATH must differ from TELEGRAM_WEBHOOK_PATH")
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """What logs never show."""
+        return (
+            self.telegram_bot_token,
+            self.telegram_webhook_secret,
+            self.zalo_app_secret,
+            self.zalo_oa_secret_key,
+            self.zalo_access_token,
+            self.zalo_refresh_token,
+        )
 
     @property
     def secure_cookies(self) -> bool:

@@ -9,8 +9,9 @@ database); with TELEGRAM_MODE=webhook, Telegram posts to a route of the app's ow
 which checks X-Telegram-Bot-Api-Secret-Token before anything is read.
 
 When the Bot API cannot be reached at start, the app serves anyway (`/healthz` shows the channel down) and
-keeps trying with backoff. Texts are sent in HTML parse mode with everything escaped, split on line
-boundaries at Telegram's 4,096-character limit. Only private chats are served. Logs carry ids, never text.
+keeps trying with backoff; what every inbox-fed channel does alike lives in channels/base.py. Texts are sent in
+HTML parse mode with everything escaped, split on line boundaries at Telegram's 4,096-character limit. Only
+private chats are served. Logs carry ids, never text.
 """
 
 from __future__ import annotations
@@ -20,11 +21,9 @@ import contextlib
 import dataclasses
 import hmac
 import html
-import json
 import logging
 import time
 import warnings
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from aiohttp import web
@@ -44,14 +43,11 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot import inbox, leases, metrics
 from bot.app import App
-from bot.dispatch import Dispatcher, Route
+from bot.dispatch import Dispatcher
 from bot.logs import Throttled
-from feedback import attachments as feedback_files
+from channels.base import RECONNECT_MAX, InboxChannel, read_json, split_message
 from feedback import outbox
-from feedback.validate import InvalidField
-from handlers.conversation import Conversations
-from handlers.core import FILE_KINDS, Attachment, Incoming, Reply, layout, stored_reply
-from handlers.store import aware
+from handlers.core import Attachment, Incoming, Reply, layout, stored_reply
 from handlers.texts import COMMANDS
 
 log = logging.getLogger(__name__)
@@ -60,54 +56,10 @@ CHANNEL = "telegram"
 ALLOWED_UPDATES = ["message", "callback_query"]
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 TYPING_EVERY = 4.5  # Telegram shows "typing…" for about 5 seconds
-SORRY = "Xin lỗi, hệ thống đang gặp sự cố. Bạn vui lòng thử lại sau ít phút."
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 POLL_TIMEOUT = 10  # seconds a getUpdates long poll waits
 POLL_LEASE = timedelta(seconds=60)  # who polls: renewed after every long poll
 SEND_TIMEOUT = 30.0  # a send answered late is waited for, so an accepted message is recorded, not repeated
-RECONNECT_MAX = 60.0
-BLOCKED_TRIES, BLOCKED_WAIT = 40, 0.05  # a reply behind a message being sent waits up to 2 s, then the worker's
-
-
-def utf16_len(text: str) -> int:
-    """Telegram counts message length in UTF-16 code units."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-def split_message(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
-    """Chunks of at most `limit` UTF-16 units, cut at line ends; a longer line is cut at a space."""
-    chunks: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while utf16_len(line) > limit:
-            cut = _cut(line, limit)
-            if current:
-                chunks.append(current)
-                current = ""
-            chunks.append(line[:cut].rstrip())
-            line = line[cut:].lstrip()
-        candidate = f"{current}\n{line}" if current else line
-        if current and utf16_len(candidate) > limit:
-            chunks.append(current)
-            current = line
-        else:
-            current = candidate
-    if current.strip() or not chunks:
-        chunks.append(current)
-    return [c if c.strip() else "…" for c in chunks]
-
-
-def _cut(line: str, limit: int) -> int:
-    """The longest prefix within `limit` UTF-16 units, ending at a space when one is near."""
-    n = 0
-    end = 0
-    for i, ch in enumerate(line):
-        n += 2 if ord(ch) > 0xFFFF else 1
-        if n > limit:
-            break
-        end = i + 1
-    space = line.rfind(" ", 0, end)
-    return space if space > end // 2 else end
 
 
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
@@ -176,13 +128,13 @@ def file_base_url(api_base_url: str) -> str:
     return f"{head}/file/{tail}" if sep else api_base_url
 
 
-class TelegramChannel:
+class TelegramChannel(InboxChannel):
+    name = CHANNEL
+    transient = (NetworkError,)
+    download_errors = (TelegramError,)
+
     def __init__(self, app: App, dispatcher: Dispatcher, outbox_wake: asyncio.Event | None = None):
-        self.settings = app.settings
-        self.factory = app.factory
-        self.conversations: Conversations = app.conversations
-        self.dispatcher = dispatcher
-        self.outbox_wake = outbox_wake or asyncio.Event()  # the outbox worker looks at once
+        super().__init__(app, dispatcher, outbox_wake)
         self.webhook_mode = self.settings.telegram_mode == "webhook"
         # Anyone can post to the webhook: warnings about a missing or wrong secret are rate-limited.
         self.webhook_warnings = Throttled(log, interval=60.0)
@@ -198,11 +150,6 @@ class TelegramChannel:
             get_updates_request=HTTPXRequest(read_timeout=POLL_TIMEOUT + 10.0),
             rate_limiter=AIORateLimiter(overall_max_rate=rate, max_retries=0) if rate else None,
         )
-        self.status = "starting"  # up | down: shown by /healthz
-        self.connected = asyncio.Event()  # set once the API answered and the bot is registered
-        self.listeners: list[Callable[[int], Awaitable[None]]] = []  # told each update id once it is handled
-        self._tasks: list[asyncio.Task] = []
-        dispatcher.add(CHANNEL, Route(self._handle, self._on_failure, transient=(NetworkError,)))
 
     # ---- start and stop ------------------------------------------------------------------------
 
@@ -211,36 +158,25 @@ class TelegramChannel:
         self._tasks.append(asyncio.create_task(self._connect()))
 
     async def _connect(self) -> None:
-        delay = 1.0
-        while True:
-            try:
-                await self.bot.initialize()
-                await self.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS.items()])
-                if self.webhook_mode:
-                    await self.bot.set_webhook(
-                        self.webhook_url,
-                        secret_token=self.settings.telegram_webhook_secret,
-                        allowed_updates=ALLOWED_UPDATES,
-                    )
-                else:
-                    await self.bot.delete_webhook()
-                break
-            except TelegramError as e:
-                self.status = "down"
-                metrics.ERRORS.labels("telegram_connect").inc()
-                log.warning("telegram unreachable (%s), trying again in %.0f s", type(e).__name__, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RECONNECT_MAX)
-        self.status = "up"
-        self.connected.set()
+        await self.keep_connecting(self._register, (TelegramError,))
         log.info("telegram started mode=%s bot_id=%s", self.settings.telegram_mode, self.bot.id)
         if not self.webhook_mode:
             await self._poll()
 
+    async def _register(self) -> None:
+        await self.bot.initialize()
+        await self.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS.items()])
+        if self.webhook_mode:
+            await self.bot.set_webhook(
+                self.webhook_url,
+                secret_token=self.settings.telegram_webhook_secret,
+                allowed_updates=ALLOWED_UPDATES,
+            )
+        else:
+            await self.bot.delete_webhook()
+
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.stop_tasks()
         if not self.webhook_mode:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(leases.release, self.factory, self._poll_lease, inbox.HOLDER)
@@ -268,7 +204,7 @@ class TelegramChannel:
                     offset=offset, timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES
                 )
                 for update in updates:
-                    await self._store(update, update.to_dict())
+                    await self.store(str(update.update_id), incoming(update), update.to_dict())
             except RetryAfter as e:
                 await asyncio.sleep(_seconds(e))
                 continue
@@ -302,44 +238,14 @@ class TelegramChannel:
         if update is None:
             log.warning("telegram webhook bad update: %s", problem)
             return web.Response(status=400)
-        try:
-            await self._store(update, data)
-        except Exception as e:
-            metrics.ERRORS.labels("inbox_store").inc()
-            log.warning("telegram webhook: update not stored (%s), answered 503", type(e).__name__)
-            return web.Response(status=503)
-        metrics.STAGE.labels(CHANNEL, "store").observe(time.perf_counter() - received)
-        return web.Response(status=200)
-
-    async def _store(self, update: Update, data: dict) -> None:
-        msg = incoming(update)
-        if msg is None:
-            log.info("telegram update ignored update_id=%s", update.update_id)
-            metrics.UPDATES.labels(CHANNEL, "ignored").inc()
-            return
-        outcome = await asyncio.to_thread(
-            inbox.store, self.factory, CHANNEL, str(update.update_id), msg.user_id, msg.chat_id, data
-        )
-        metrics.UPDATES.labels(CHANNEL, outcome).inc()
-        if outcome == "new":
-            self.dispatcher.wake.set()
-        elif outcome == "skipped":
-            log.info("telegram update over the user's cap update_id=%s", update.update_id)
-            self.outbox_wake.set()
+        return await self.acknowledge(str(update.update_id), incoming(update), data, received)
 
     @staticmethod
     async def _read_update(request: web.Request, bot) -> tuple[Update | None, dict, str]:
         """The posted update and its data, or None and what is wrong with the body (never its content)."""
-        try:
-            body = await request.read()  # at most the app's client_max_size (1 MB)
-        except web.HTTPRequestEntityTooLarge:
-            return None, {}, "body too large"
-        try:
-            data = json.loads(body)
-        except (ValueError, RecursionError) as e:  # not JSON, not UTF-8, a 5,000-digit number; deep nesting
-            return None, {}, f"not JSON ({type(e).__name__})"
-        if not isinstance(data, dict):
-            return None, {}, f"not an object ({type(data).__name__})"
+        _, data, problem = await read_json(request)
+        if data is None:
+            return None, {}, problem
         if type(data.get("update_id")) is not int:  # de_json takes "a", 1.5 or true as an update_id
             return None, {}, "no integer update_id"
         try:
@@ -349,60 +255,27 @@ class TelegramChannel:
 
     # ---- processing (called by the dispatcher) ---------------------------------------------------
 
+    def incoming_of(self, payload: dict) -> Incoming | None:
+        return incoming(Update.de_json(payload, self.bot))
+
     async def _handle(self, item: inbox.Claimed) -> None:
         update = Update.de_json(item.payload, self.bot)
         msg = incoming(update)
         if msg is not None:
-            if any(a.kind in FILE_KINDS for a in msg.attachments):
-                msg = await self._fetch_files(msg)
             query = update.callback_query
-            started = time.perf_counter()
             if query is not None:
-                answered = asyncio.ensure_future(self._answer(query.id))
-                queued = await asyncio.to_thread(self.conversations.record, msg)
-                await answered
+                await self.turn(msg, item, lambda work: self._answering(query.id, work))
             else:
-                queued = await self._with_typing(int(msg.chat_id), asyncio.to_thread(self.conversations.record, msg))
-            metrics.STAGE.labels(CHANNEL, "turn").observe(time.perf_counter() - started)
-            report = await self.deliver(queued)
-            if queued and report.sent:
-                waited = (inbox.utcnow() - aware(item.received_at)).total_seconds()
-                metrics.STAGE.labels(CHANNEL, "reply").observe(max(waited, 0.0))
-            if report.retried:
-                self.outbox_wake.set()
-        for listener in self.listeners:
-            await listener(update.update_id)
+                await self.turn(msg, item, lambda work: self._with_typing(int(msg.chat_id), work))
+        await self.told(update.update_id)
 
-    async def deliver(self, ids: list[int]) -> outbox.DeliveryReport:
-        """Send a turn's replies now. A reply waiting behind an earlier message to the chat that another task
-        is sending (a notification) is tried again shortly; what the API refuses stays in the outbox for the
-        worker."""
-        total = outbox.DeliveryReport()
-        for _ in range(BLOCKED_TRIES if ids else 0):
-            report = await outbox.deliver(self.factory, self.send, only=ids)
-            total.sent += report.sent
-            total.retried += report.retried
-            total.failed += report.failed
-            if report.retried or report.failed or total.sent >= len(ids):
-                break
-            await asyncio.sleep(BLOCKED_WAIT)
-        return total
-
-    async def _on_failure(self, item: inbox.Claimed) -> None:
-        """An update that failed for good: say so to the user (once, through the outbox)."""
-        msg = incoming(Update.de_json(item.payload, self.bot))
-        if msg is None:
-            return
-        key = f"sorry:{CHANNEL}:{item.update_id}"
-
-        def enqueue() -> int | None:
-            with self.factory.begin() as s:
-                if outbox.has_key(s, key):
-                    return None
-                return outbox.enqueue(s, channel=CHANNEL, chat_id=msg.chat_id, text=SORRY, key=key, now=inbox.utcnow())
-
-        queued = await asyncio.to_thread(enqueue)
-        await self.deliver([queued] if queued else [])
+    async def _answering(self, query_id: str, work):
+        """Run `work` while the button press is answered (Telegram stops the button's spinner)."""
+        answered = asyncio.ensure_future(self._answer(query_id))
+        try:
+            return await work
+        finally:
+            await answered
 
     async def _answer(self, query_id: str) -> None:
         try:
@@ -410,25 +283,9 @@ class TelegramChannel:
         except TelegramError as e:
             log.info("callback answer failed error=%s", type(e).__name__)
 
-    async def _fetch_files(self, msg: Incoming) -> Incoming:
-        """Download the photos and documents a waiting form asks for; a file refused by its name or size
-        is not downloaded (the dialog tells why), nor is any file when no form wants one."""
-        state = await asyncio.to_thread(self.conversations.state, msg.channel, msg.user_id)
-        if not (state.form or {}).get("files"):
-            return msg
-        fetched = []
-        for a in msg.attachments:
-            if a.kind in FILE_KINDS:
-                try:
-                    feedback_files.check(a.name or None, a.size or None)
-                    f = await self.bot.get_file(a.ref)
-                    a = dataclasses.replace(a, data=bytes(await f.download_as_bytearray()))
-                except InvalidField:
-                    pass
-                except TelegramError as e:
-                    log.info("file download failed chat=%s error=%s", msg.chat_id, type(e).__name__)
-            fetched.append(a)
-        return dataclasses.replace(msg, attachments=tuple(fetched))
+    async def download(self, a: Attachment) -> Attachment:
+        f = await self.bot.get_file(a.ref)
+        return dataclasses.replace(a, data=bytes(await f.download_as_bytearray()))
 
     async def _with_typing(self, chat_id: int, work):
         """Run `work` while the chat shows "typing…": sent at once, renewed while work takes longer."""
@@ -458,7 +315,7 @@ class TelegramChannel:
         press replaces the pressed message when it fits in one. Telegram's 429 → RetryLater; a blocked bot, a
         chat that is gone or a request Telegram refuses → PermanentFailure; anything else is raised."""
         reply, edit = stored_reply(msg.text, msg.reply, msg.buttons)
-        chunks = split_message(reply.text)
+        chunks = split_message(reply.text, MessageLimit.MAX_TEXT_LENGTH)
         markup = keyboard(reply)
         chat_id = int(msg.chat_id)
         started = time.perf_counter()

@@ -1,4 +1,4 @@
-"""The app's HTTP server (aiohttp): health, metrics, search API, the Telegram webhook, the staff dashboard."""
+"""The app's HTTP server (aiohttp): health, metrics, search API, the Telegram and Zalo webhooks, the staff dashboard."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from bot.app import App
 
 if TYPE_CHECKING:
     from bot.telegram import TelegramChannel
+    from channels.zalo.channel import ZaloChannel
 
 APP_KEY = web.AppKey("app", App)
 CHANNELS_KEY = web.AppKey("channels", dict)
@@ -72,17 +73,23 @@ async def search(request: web.Request) -> web.Response:
 
 
 def make_web_app(
-    app: App, telegram: TelegramChannel | None = None, wake: asyncio.Event | None = None
+    app: App,
+    telegram: TelegramChannel | None = None,
+    wake: asyncio.Event | None = None,
+    zalo: ZaloChannel | None = None,
 ) -> web.Application:
     """The HTTP app: health, search API, the staff dashboard (whose actions set `wake`, so the outbox worker
-    tells the citizen at once); with a Telegram channel in webhook mode, its webhook route too."""
+    tells the citizen at once); the webhook routes of a Telegram channel in webhook mode and of a Zalo channel."""
     webapp = web.Application(client_max_size=1024 * 1024)
     webapp[APP_KEY] = app
-    webapp[CHANNELS_KEY] = {"telegram": telegram} if telegram is not None else {}
+    channels = {"telegram": telegram, "zalo": zalo}
+    webapp[CHANNELS_KEY] = {name: ch for name, ch in channels.items() if ch is not None}
     webapp.router.add_get("/healthz", health)
     webapp.router.add_get("/metrics", prometheus)
     webapp.router.add_get("/api/search", search)
     dashboard.setup(webapp, app, wake)
     if telegram is not None and telegram.webhook_mode:
         webapp.router.add_post(app.settings.telegram_webhook_path, telegram.webhook)
+    if zalo is not None:
+        webapp.router.add_post(zalo.webhook_path, zalo.webhook)
     return webapp

@@ -1,4 +1,4 @@
-"""Template filters: dates in Vietnam's time and format, state and kind labels."""
+"""Template filters: dates in Vietnam's time and format, state, kind and channel labels."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import jinja2
 
 from feedback import texts, workdays
 from feedback.records import utc
+from feedback.stats import CHANNEL_LABELS
 
 ACTION_LABELS = {
     "submit": "Tiếp nhận",
@@ -54,5 +55,11 @@ def action_label(action: str) -> str:
     return ACTION_LABELS.get(action, action)
 
 
+def channel_label(channel: str) -> str:
+    return CHANNEL_LABELS.get(channel, channel)
+
+
 def install(env: jinja2.Environment) -> None:
-    env.filters.update(day=day, moment=moment, state=state_label, kind=kind_label, action=action_label)
+    env.filters.update(
+        day=day, moment=moment, state=state_label, kind=kind_label, action=action_label, channel=channel_label
+    )

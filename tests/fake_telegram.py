@@ -353,20 +353,28 @@ def telegram_app(app, api: FakeBotAPI, **settings):
 
 
 class Served:
-    """A Telegram channel with its inbox dispatcher and (unless `outbox_interval` is None) an outbox worker
-    running, wired as `bot.serve.serve` wires them; the channel's attributes are read through. `stop` stops all."""
+    """A Telegram channel (another one in a subclass: `configure`, `make_channel`) with its inbox dispatcher and
+    (unless `outbox_interval` is None) an outbox worker running, wired as `bot.serve.serve` wires them; the
+    channel's attributes are read through. `stop` stops all."""
 
-    def __init__(self, app, api: FakeBotAPI, outbox_interval: float | None = 0.2, **settings):
+    def __init__(self, app, api, outbox_interval: float | None = 0.2, **settings):
         from bot.dispatch import Dispatcher
-        from bot.telegram import TelegramChannel
 
-        self.app = telegram_app(app, api, **settings)
+        self.app = self.configure(app, api, **settings)
         self.dispatcher = Dispatcher(self.app.factory, interval=0.2)
-        self.channel = TelegramChannel(self.app, self.dispatcher)
+        self.channel = self.make_channel()
         self.outbox_interval = outbox_interval
         api.watch(self.channel)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
+
+    def configure(self, app, api, **settings):
+        return telegram_app(app, api, **settings)
+
+    def make_channel(self):
+        from bot.telegram import TelegramChannel
+
+        return TelegramChannel(self.app, self.dispatcher)
 
     def __getattr__(self, name: str):
         return getattr(self.channel, name)
@@ -376,7 +384,7 @@ class Served:
 
         self._tasks.append(asyncio.create_task(self.dispatcher.run(self._stop)))
         if self.outbox_interval is not None:
-            senders = Senders({"telegram": self.channel.send})
+            senders = Senders({self.channel.name: self.channel.send})
             self._tasks.append(
                 start_worker(
                     self.app.factory,

@@ -80,6 +80,23 @@ def audit_rows(factory, code: str):
         ).all()
 
 
+async def feedback_up_to_files(citizen) -> None:
+    """The feedback dialog up to the files, in a chat (a test's citizen on any channel: `say`, `press`)."""
+    await citizen.say("/phananh")
+    await citizen.press("Phản ánh")
+    await citizen.say(CONTENT)
+    await citizen.press("Bỏ qua")  # no procedure
+    await citizen.say("UBND phường Hà Đông")
+    await citizen.press("Đồng ý")  # before anything personal, files included
+
+
+async def feedback_sender(citizen) -> dict:
+    """The sender's name, address and phone, once the files are done; the summary shown before sending."""
+    await citizen.say("Nguyễn Văn Bình")
+    await citizen.say("số 12 ngõ 45 phố Lê Lợi, Hà Đông, Hà Nội")
+    return await citizen.say("0912 345 678")
+
+
 class FakeChannel:
     """An async sender that records what it sent and fails the first `fail` calls."""
 

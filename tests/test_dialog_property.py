@@ -12,7 +12,7 @@ from sqlalchemy import event
 
 from bot.app import build
 from bot.settings import load_settings
-from bot.telegram import SORRY
+from channels.base import SORRY
 from feedback import service as fs
 from handlers.core import Attachment, Incoming, Reply
 from handlers.dialog import PAYLOAD

@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 from fake_telegram import Chat, FakeBotAPI, buttons, start_channel
-from feedback_util import CONTENT, file_item, outbox_rows, row
+from feedback_util import CONTENT, feedback_sender, feedback_up_to_files, file_item, outbox_rows, row
 
 from bot.app import build
 from bot.notify import Senders, deliver_now
@@ -44,12 +44,7 @@ async def file_in(citizen: Chat, api: FakeBotAPI, file_id: str, name: str, data:
 
 
 async def intake(citizen: Chat, api: FakeBotAPI) -> None:
-    await citizen.say("/phananh")
-    await citizen.press("Phản ánh")
-    await citizen.say(CONTENT)
-    await citizen.press("Bỏ qua")  # no procedure
-    await citizen.say("UBND phường Hà Đông")
-    await citizen.press("Đồng ý")  # before anything personal, files included
+    await feedback_up_to_files(citizen)
     big = await file_in(citizen, api, "big1", "anh.jpg", None, 50 * 1024 * 1024)
     assert "quá lớn" in big["text"]
     exe = await file_in(citizen, api, "exe1", "setup.exe", b"MZ", 2)
@@ -58,9 +53,7 @@ async def intake(citizen: Chat, api: FakeBotAPI) -> None:
     ok = await file_in(citizen, api, "png1", "giay-hen.png", PNG, len(PNG))
     assert ok["text"] == pakn.FILE_RECEIVED.format(n=1, max=5) and api.downloads == ["png1"]
     await citizen.press("Xong")
-    await citizen.say("Nguyễn Văn Bình")
-    await citizen.say("số 12 ngõ 45 phố Lê Lợi, Hà Đông, Hà Nội")
-    summary = await citizen.say("0912 345 678")
+    summary = await feedback_sender(citizen)
     assert "Tệp đính kèm: 1" in summary["text"]
     assert [b["text"] for b in buttons(summary)] == ["Gửi", "Sửa", "Hủy"]
     done = await citizen.press("Gửi")

@@ -12,7 +12,8 @@ from telegram import Update
 from bot.dispatch import Dispatcher
 from bot.serve import serve
 from bot.settings import SettingsError, load_settings
-from bot.telegram import SECRET_HEADER, TelegramChannel, incoming, split_message, utf16_len
+from bot.telegram import SECRET_HEADER, TelegramChannel, incoming
+from channels.base import split_message, utf16_len
 from feedback import outbox
 from handlers import pakn
 from handlers import texts as d
@@ -197,14 +198,15 @@ def outgoing(citizen: Chat, reply: Reply) -> outbox.Outgoing:
 
 
 def test_split_message():
-    assert split_message("") == ["…"]
-    assert split_message("a\nb") == ["a\nb"]
+    assert split_message("", 4096) == ["…"]
+    assert split_message("a\nb", 4096) == ["a\nb"]
     assert split_message("ab\ncd", limit=3) == ["ab", "cd"]
     long_line = "từ " * 3000
-    parts = split_message(long_line)
+    parts = split_message(long_line, 4096)
     assert all(utf16_len(p) <= 4096 for p in parts) and " ".join(parts).split() == long_line.split()
     emoji = "😀" * 3000  # two UTF-16 units each
-    assert all(utf16_len(p) <= 4096 for p in split_message(emoji)) and "".join(split_message(emoji)) == emoji
+    parts = split_message(emoji, 4096)
+    assert all(utf16_len(p) <= 4096 for p in parts) and "".join(parts) == emoji
 
 
 # ---- webhook mode ------------------------------------------------------------------------------
