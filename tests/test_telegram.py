@@ -12,7 +12,7 @@ from telegram import Update
 from bot.dispatch import Dispatcher
 from bot.serve import serve
 from bot.settings import SettingsError, load_settings
-from bot.telegram import SECRET_HEADER, TelegramChannel, incoming
+from bot.telegram import SECRET_HEADER, TYPING_AFTER, TelegramChannel, incoming
 from channels.base import split_message, utf16_len
 from feedback import outbox
 from handlers import pakn
@@ -56,14 +56,8 @@ async def test_start_registers_commands_and_polls(polling, api):
 
 async def test_a_citizen_asks_follows_up_presses_buttons_and_rates(polling, api, app):
     citizen = chat(api)
-    actions_before = len(api.sent("sendChatAction"))
     card = await citizen.say("đăng ký khai tử lệ phí bao nhiêu")
     assert "Mã thủ tục: 1.000656" in card["text"] and "Phí, lệ phí:" in card["text"]
-    typing = api.sent("sendChatAction", citizen.chat["id"])
-    assert len(api.sent("sendChatAction")) > actions_before and typing[-1]["action"] == "typing"
-    # typing was sent before the answer
-    order = [m for m, p in api.calls if int(p.get("chat_id", 0)) == citizen.chat["id"]]
-    assert order.index("sendChatAction") < order.index("sendMessage")
     labels = [b["text"] for b in buttons(card)]
     assert "Hồ sơ" in labels and "Lệ phí" not in labels and {"Hữu ích", "Chưa hữu ích"} <= set(labels)
     assert button(card, "Xem trên Cổng Dịch vụ công")["url"].startswith("https://")
@@ -190,6 +184,17 @@ async def test_html_is_escaped_and_long_messages_are_split(polling, api):
     assert len(parts) > 1 and all(utf16_len(p["text"]) <= 4096 for p in parts)
     assert "\n".join(p["text"] for p in parts) == "\n".join(lines)  # cut at line ends, nothing lost
     assert [bool(p.get("reply_markup")) for p in parts] == [False] * (len(parts) - 1) + [True]
+
+
+async def test_typing_shows_only_while_an_answer_takes_time(polling, api):
+    """A turn slower than TYPING_AFTER shows "typing…" before its answer (renewed while it lasts); a quick one sends
+    no such request."""
+    slow, quick = chat(api), chat(api)
+    assert await polling._with_typing(slow.chat["id"], asyncio.sleep(TYPING_AFTER + 0.5, "xong")) == "xong"
+    [typing] = api.sent("sendChatAction", slow.chat["id"])
+    assert typing["action"] == "typing"
+    assert await polling._with_typing(quick.chat["id"], asyncio.sleep(0, "xong")) == "xong"
+    assert api.sent("sendChatAction", quick.chat["id"]) == []
 
 
 def outgoing(citizen: Chat, reply: Reply) -> outbox.Outgoing:
