@@ -23,13 +23,24 @@ def all_metadata() -> list[MetaData]:
     from bot.inbox import metadata as inbox_md
     from bot.leases import metadata as leases_md
     from bot.users import metadata as users_md
+    from channels.webchat.tables import metadata as webchat_md
     from channels.zalo.tables import metadata as zalo_md
     from dashboard.tables import metadata as dashboard_md
     from feedback.tables import metadata as feedback_md
     from handlers.store import metadata as conversations_md
     from knowledge.store import metadata as knowledge_md
 
-    return [knowledge_md, users_md, conversations_md, feedback_md, dashboard_md, inbox_md, leases_md, zalo_md]
+    return [
+        knowledge_md,
+        users_md,
+        conversations_md,
+        feedback_md,
+        dashboard_md,
+        inbox_md,
+        leases_md,
+        zalo_md,
+        webchat_md,
+    ]
 
 
 def make_engine(url: str) -> Engine:

@@ -62,7 +62,11 @@ async def serve(
 
         zalo = ZaloChannel(app, dispatcher, wake)
         senders.by_channel["zalo"] = zalo.send
-    runner = web.AppRunner(make_web_app(app, telegram, wake, zalo), handle_signals=False)
+    from channels.webchat.channel import WebChatChannel
+
+    webchat = WebChatChannel(app, dispatcher, wake)
+    senders.by_channel["webchat"] = webchat.send
+    runner = web.AppRunner(make_web_app(app, telegram, wake, zalo, webchat), handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, app.settings.host, app.settings.port, reuse_port=reuse_port or None)
     try:
@@ -85,7 +89,7 @@ async def serve(
         upkeep=app.upkeep,
     )
     try:
-        for channel in (telegram, zalo):
+        for channel in (telegram, zalo, webchat):
             if channel is not None:
                 await channel.start()
         await stop.wait()
@@ -96,7 +100,7 @@ async def serve(
         await dispatching
         stop_worker.set()
         await notifier
-        for channel in (telegram, zalo):
+        for channel in (telegram, zalo, webchat):
             if channel is not None:
                 await channel.stop()
         await runner.cleanup()

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     zalo_webhook_path: str = Field(default="/zalo/webhook", description="Where Zalo posts events")
     zalo_api_base_url: str = Field(default="https://openapi.zalo.me", description="Zalo OA API base URL")
     zalo_oauth_base_url: str = Field(default="https://oauth.zaloapp.com", description="Zalo OAuth base URL")
+    webchat_origins: str = Field(
+        default="", description="Portal origins allowed to embed the web chat (comma-separated https://… origins)"
+    )
 
     trusted_proxies: str = Field(
         default="127.0.0.1,::1",
@@ -157,6 +160,11 @@ class Settings(BaseSettings):
     def secure_cookies(self) -> bool:
         """Cookies marked Secure when the app is reached over https."""
         return self.public_base_url.startswith("https://")
+
+    @property
+    def chat_origins(self) -> frozenset[str]:
+        """The origins allowed to use the web chat's API from a browser, besides the app's own."""
+        return frozenset(o.strip().rstrip("/") for o in self.webchat_origins.split(",") if o.strip())
 
     @property
     def proxies(self) -> frozenset[str]:

@@ -1,4 +1,5 @@
-"""The app's HTTP server (aiohttp): health, metrics, search API, the Telegram and Zalo webhooks, the staff dashboard."""
+"""The app's HTTP server (aiohttp): health, metrics, search API, the Telegram and Zalo webhooks, the portal web chat,
+the staff dashboard."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from bot.app import App
 
 if TYPE_CHECKING:
     from bot.telegram import TelegramChannel
+    from channels.webchat.channel import WebChatChannel
     from channels.zalo.channel import ZaloChannel
 
 APP_KEY = web.AppKey("app", App)
@@ -77,12 +79,14 @@ def make_web_app(
     telegram: TelegramChannel | None = None,
     wake: asyncio.Event | None = None,
     zalo: ZaloChannel | None = None,
+    webchat: WebChatChannel | None = None,
 ) -> web.Application:
     """The HTTP app: health, search API, the staff dashboard (whose actions set `wake`, so the outbox worker
-    tells the citizen at once); the webhook routes of a Telegram channel in webhook mode and of a Zalo channel."""
+    tells the citizen at once); the webhook routes of a Telegram channel in webhook mode and of a Zalo channel; the
+    web chat's page, widget and API."""
     webapp = web.Application(client_max_size=1024 * 1024)
     webapp[APP_KEY] = app
-    channels = {"telegram": telegram, "zalo": zalo}
+    channels = {"telegram": telegram, "zalo": zalo, "webchat": webchat}
     webapp[CHANNELS_KEY] = {name: ch for name, ch in channels.items() if ch is not None}
     webapp.router.add_get("/healthz", health)
     webapp.router.add_get("/metrics", prometheus)
@@ -92,4 +96,6 @@ def make_web_app(
         webapp.router.add_post(app.settings.telegram_webhook_path, telegram.webhook)
     if zalo is not None:
         webapp.router.add_post(zalo.webhook_path, zalo.webhook)
+    if webchat is not None:
+        webchat.routes(webapp)
     return webapp
