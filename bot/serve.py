@@ -66,6 +66,7 @@ async def serve(
 
     webchat = WebChatChannel(app, dispatcher, wake)
     senders.by_channel["webchat"] = webchat.send
+    await asyncio.to_thread(len, app.kb)  # the search index is built before the first question or health probe
     runner = web.AppRunner(make_web_app(app, telegram, wake, zalo, webchat), handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, app.settings.host, app.settings.port, reuse_port=reuse_port or None)

@@ -23,28 +23,30 @@ CHANNELS_KEY = web.AppKey("channels", dict)
 HEALTH_TIMEOUT = 5.0
 
 
-def _database_up(app: App) -> bool:
+def _probe(app: App) -> tuple[bool, int | None]:
+    """Whether the database answers, and how many procedures are served (None when it does not)."""
     try:
         with app.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-        return True
+        return True, len(app.kb)
     except Exception:
-        return False
+        return False, None
 
 
 async def health(request: web.Request) -> web.Response:
     """200 "ok" when the database and every channel are up; 200 "degraded" when a channel's API is unreachable
-    (updates it posts are still stored); 503 when the database is down."""
+    (updates it posts are still stored); 503 when the database is down. The work runs in a thread: the server
+    keeps answering meanwhile."""
     app: App = request.app[APP_KEY]
     try:
-        database = await asyncio.wait_for(asyncio.to_thread(_database_up, app), HEALTH_TIMEOUT)
+        database, procedures = await asyncio.wait_for(asyncio.to_thread(_probe, app), HEALTH_TIMEOUT)
     except TimeoutError:
-        database = False
+        database, procedures = False, None
     channels = {name: ch.status for name, ch in request.app[CHANNELS_KEY].items()}
     status = "down" if not database else "ok" if all(v == "up" for v in channels.values()) else "degraded"
     body = {
         "status": status,
-        "procedures": len(app.kb),
+        "procedures": procedures,
         "database": "up" if database else "down",
         "channels": channels,
     }

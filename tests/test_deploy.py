@@ -153,6 +153,7 @@ def healthcheck() -> list[str]:
 
 
 async def test_dockerfile_healthcheck_probes_healthz(app):
+    len(app.kb)  # the search index is built at start, as `python -m bot run` does before it listens
     server = TestServer(make_web_app(app), host="127.0.0.1", port=free_port())
     await server.start_server()
     command = [sys.executable, *healthcheck()[1:]]
