@@ -7,9 +7,10 @@ acknowledged or answered is lost when the channel refuses it for a while or the 
 A message is claimed (status "sending" with a lease) in one transaction, sent, and marked "sent" in
 another, so two workers never send it both and a sent message is never sent again. A long text goes out in
 parts: each part the channel accepts is recorded (`parts_sent`, with the channel's id for it) before the
-next is sent, so a refusal of part 2 resumes at part 2. Only a process that dies after the channel accepted a
-part and before recording it leaves that part to be sent once more when the lease ends: delivery is at
-least once, and at most twice for one part caught in a crash.
+next is sent, so a refusal of part 2 resumes at part 2; a write that loses its database connection is made
+again on a new one, so a dropped connection does not lose the record. Only a process that dies after the
+channel accepted a part and before recording it leaves that part to be sent once more when the lease ends:
+delivery is at least once, and at most twice for one part caught in a crash.
 
 Failures: a sender raises `RetryLater` when the channel says when to come back (Telegram's 429 with
 retry_after; not counted as a failed attempt), `PermanentFailure` when retrying is useless (blocked, chat
@@ -17,7 +18,9 @@ gone); anything else is retried with exponential backoff (2 s, 4 s, 8 s … at m
 postponed message is released at once, so another process that can reach the channel may take it.
 
 Messages to one chat go out in the order they were written: a message waits while an earlier one to the
-same chat waits for a retry or is being sent.
+same chat waits for a retry or is being sent; a turn's replies (`only`) also wait behind any earlier message
+of the conversation still unsent and any whose retry is due (a notification about an item written by the turn
+may follow its replies: "the acknowledgement comes right after").
 
 A message may carry buttons, (label, payload) pairs the sender shows under the text (the 1–5 rating under
 an answer); a dialog reply carries its own (`reply`: buttons with links and rows, the message to edit).
@@ -32,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, exists, func, insert, or_, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from feedback.tables import outbox
@@ -42,6 +46,7 @@ RETRY_BASE = timedelta(seconds=2)
 RETRY_MAX = timedelta(hours=1)
 MAX_ATTEMPTS = 20  # about 10 hours of retries
 LEASE = timedelta(minutes=2)  # longer than a send may take (the channels' read timeouts are 30 s a part)
+WRITE_ATTEMPTS = 3  # a message's new state is written again after the database connection dropped
 
 Buttons = Sequence[tuple[str, str]]  # (label, payload) under a message, e.g. the 1–5 rating of an answer
 
@@ -152,14 +157,24 @@ def _due_ids(
     only: Collection[int] | None = None,
 ) -> list[int]:
     earlier = outbox.alias("earlier")
+    waiting = or_(
+        and_(earlier.c.status == "pending", earlier.c.next_attempt_at > now),
+        and_(earlier.c.status == "sending", earlier.c.lease_until > now),
+    )
+    if only is not None:
+        # A turn's replies also wait behind an earlier message this pass does not send: one of the conversation,
+        # or one tried already (its retry due, a dead process's send); the worker sends it first. A notification
+        # about an item not yet tried (the acknowledgement written by the same turn) may follow them.
+        untried_notice = and_(
+            earlier.c.item_id.is_not(None), earlier.c.status == "pending", earlier.c.last_error.is_(None)
+        )
+        unsent = earlier.c.status.in_(("pending", "sending"))
+        waiting = or_(waiting, and_(unsent, ~untried_notice, earlier.c.id.not_in(list(only))))
     blocked = exists().where(
         earlier.c.channel == outbox.c.channel,
         earlier.c.chat_id == outbox.c.chat_id,
         earlier.c.id < outbox.c.id,
-        or_(
-            and_(earlier.c.status == "pending", earlier.c.next_attempt_at > now),
-            and_(earlier.c.status == "sending", earlier.c.lease_until > now),
-        ),
+        waiting,
     )
     q = select(outbox.c.id).where(_due(now), ~blocked)
     if channels is not None:
@@ -202,13 +217,25 @@ def _finish(factory: sessionmaker, msg_id: int, values: dict) -> None:
         s.execute(update(outbox).where(outbox.c.id == msg_id, outbox.c.status == "sending").values(**values))
 
 
+async def _write(factory: sessionmaker, msg_id: int, values: dict) -> None:
+    """`_finish`, made again on a new connection when the database dropped this one (a restart, a failover):
+    a part the channel accepted stays recorded, not sent again."""
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        try:
+            await asyncio.to_thread(_finish, factory, msg_id, values)
+            return
+        except OperationalError:
+            if attempt == WRITE_ATTEMPTS:
+                raise
+            await asyncio.sleep(0.1 * attempt)
+
+
 def _recorder(factory: sessionmaker, msg_id: int, remote_ids: list[str]) -> Callable[[int, str], Awaitable[None]]:
     """Record each accepted part at once, before the next is sent."""
 
     async def accepted(n: int, remote_id: str) -> None:
         remote_ids.append(str(remote_id))
-        values = {"parts_sent": n, "remote_ids": list(remote_ids)}
-        await asyncio.to_thread(_finish, factory, msg_id, values)
+        await _write(factory, msg_id, {"parts_sent": n, "remote_ids": list(remote_ids)})
 
     return accepted
 
@@ -231,7 +258,7 @@ async def deliver(
         if msg is None:
             continue
         if (msg.channel, msg.chat_id) in failed_chats:  # keep the order: wait behind the failed one
-            await asyncio.to_thread(_finish, factory, msg.id, {"status": "pending", "lease_until": None})
+            await _write(factory, msg.id, {"status": "pending", "lease_until": None})
             continue
         outgoing = Outgoing(
             msg.id,
@@ -254,10 +281,10 @@ async def deliver(
             else:
                 report.retried += 1
                 log.info("outbox %d attempt failed (%s), retry later", msg.id, type(e).__name__)
-            await asyncio.to_thread(_finish, factory, msg.id, values)
+            await _write(factory, msg.id, values)
             continue
         values = {"status": "sent", "attempts": msg.attempts + 1, "sent_at": now, "lease_until": None}
-        await asyncio.to_thread(_finish, factory, msg.id, values)
+        await _write(factory, msg.id, values)
         report.sent += 1
         log.info("outbox %d sent on %s", msg.id, msg.channel)
     return report
