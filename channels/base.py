@@ -217,6 +217,8 @@ class InboxChannel:
             total.failed += report.failed
             if report.retried or report.failed or total.sent >= len(ids):
                 break
+            if not report.sent and not await asyncio.to_thread(outbox.unsent, self.factory, ids):
+                break  # another process or the worker sent them
             await asyncio.sleep(BLOCKED_WAIT)
         return total
 

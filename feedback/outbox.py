@@ -112,9 +112,11 @@ def enqueue(
     item_id: int | None = None,
     buttons: Buttons = (),
     reply: dict | None = None,
+    reserve: timedelta | None = None,
 ) -> int:
     """Add a message in the caller's transaction (a Session or a Connection); `key` is unique, so a message is
-    written once."""
+    written once. With `reserve`, the worker leaves it to the writer for that long (a turn sends its own replies
+    at once: `deliver(only=…)`); after that, or once tried, it is anyone's."""
     return s.execute(
         insert(outbox).values(
             item_id=item_id,
@@ -126,7 +128,7 @@ def enqueue(
             status="pending",
             attempts=0,
             parts_sent=0,
-            next_attempt_at=now,
+            next_attempt_at=now + reserve if reserve else now,
             idempotency_key=key,
             created_at=now,
         )
@@ -142,11 +144,15 @@ def backoff(attempts: int) -> timedelta:
     return min(RETRY_BASE * (2 ** max(attempts - 1, 0)), RETRY_MAX)
 
 
-def _due(now: datetime):
-    return or_(
+def _due(now: datetime, own: bool = False):
+    """Due for sending; with `own`, a turn's reserved replies never tried are due for it at once too."""
+    due = or_(
         and_(outbox.c.status == "pending", outbox.c.next_attempt_at <= now),
         and_(outbox.c.status == "sending", outbox.c.lease_until <= now),
     )
+    if own:
+        due = or_(due, and_(outbox.c.status == "pending", outbox.c.attempts == 0, outbox.c.last_error.is_(None)))
+    return due
 
 
 def _due_ids(
@@ -176,7 +182,7 @@ def _due_ids(
         earlier.c.id < outbox.c.id,
         waiting,
     )
-    q = select(outbox.c.id).where(_due(now), ~blocked)
+    q = select(outbox.c.id).where(_due(now, own=only is not None), ~blocked)
     if channels is not None:
         q = q.where(outbox.c.channel.in_(list(channels)))
     if only is not None:
@@ -185,12 +191,12 @@ def _due_ids(
         return list(s.scalars(q.order_by(outbox.c.id).limit(limit)))
 
 
-def _claim(factory: sessionmaker, msg_id: int, now: datetime):
+def _claim(factory: sessionmaker, msg_id: int, now: datetime, own: bool = False):
     """Take one message for sending; None when another worker took it first."""
     with factory.begin() as s:
         return s.execute(
             update(outbox)
-            .where(outbox.c.id == msg_id, _due(now))
+            .where(outbox.c.id == msg_id, _due(now, own))
             .values(status="sending", lease_until=now + LEASE)
             .returning(
                 outbox.c.id,
@@ -254,7 +260,7 @@ async def deliver(
     report = DeliveryReport()
     failed_chats: set[tuple[str, str]] = set()
     for msg_id in await asyncio.to_thread(_due_ids, factory, now, limit, channels, only):
-        msg = await asyncio.to_thread(_claim, factory, msg_id, now)
+        msg = await asyncio.to_thread(_claim, factory, msg_id, now, only is not None)
         if msg is None:
             continue
         if (msg.channel, msg.chat_id) in failed_chats:  # keep the order: wait behind the failed one
@@ -312,6 +318,14 @@ def _after_failure(e: Exception, attempts: int, now: datetime) -> tuple[dict, st
 def pending_count(factory: sessionmaker) -> int:
     with factory() as s:
         return s.scalar(select(func.count()).select_from(outbox).where(outbox.c.status.in_(("pending", "sending"))))
+
+
+def unsent(factory: sessionmaker, ids: Collection[int]) -> int:
+    """How many of `ids` are still waiting or being sent."""
+    with factory() as s:
+        return s.scalar(
+            select(func.count()).where(outbox.c.id.in_(list(ids)), outbox.c.status.in_(("pending", "sending")))
+        )
 
 
 def depth(factory: sessionmaker) -> dict[str, float]:

@@ -41,6 +41,7 @@ CONTEXT_TTL = timedelta(hours=24)  # after this pause a question starts afresh
 KEEP_PROCESSED = timedelta(days=7)
 PRUNE_EVERY = 500
 ATTEMPTS = 8
+REPLY_RESERVE = timedelta(seconds=5)  # the outbox worker leaves a turn's replies to the turn for this long
 
 
 class Duplicate(Exception):
@@ -164,6 +165,7 @@ class Conversations:
                             key=key,
                             now=now,
                             reply=reply_json(reply, msg.acted_on),
+                            reserve=REPLY_RESERVE,
                         )
                     )
         return replies, queued, state, version
