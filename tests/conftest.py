@@ -126,7 +126,8 @@ async def webhook(app, api):
         "telegram_webhook_secret": SECRET,
         "public_base_url": "https://bot.example.vn",
     }
-    channel = await start_channel(app, api, **settings)
+    # no outbox worker: what a test sees at the fake API is this test's replies, not an earlier test's leftovers
+    channel = await start_channel(app, api, outbox_interval=None, **settings)
     client = TestClient(TestServer(make_web_app(app, channel)))
     await client.start_server()
     yield channel, client
