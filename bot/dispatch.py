@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import sessionmaker
 
 from bot import inbox, metrics
+from feedback import worker
 from handlers.store import aware
 
 log = logging.getLogger(__name__)
@@ -80,21 +81,8 @@ class Dispatcher:
                 self.active[item.id] = asyncio.create_task(self._process(item))
             if claimed and len(self.active) < self.slots:
                 continue  # there may be more
-            await self._pause(stop, backoff)
+            await worker.pause(stop, self.wake, backoff, self.active.values())  # a slot freed: claim again
         await self._drain()
-
-    async def _pause(self, stop: asyncio.Event, timeout: float) -> None:
-        waits = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self.wake.wait())}
-        if self.active:
-            waits.add(asyncio.ensure_future(asyncio.wait(set(self.active.values()))))
-        try:
-            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for w in waits:
-                w.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.gather(*waits, return_exceptions=True)
-        self.wake.clear()
 
     async def _drain(self) -> None:
         if not self.active:

@@ -44,16 +44,21 @@ async def run(
             log.warning("feedback worker pass failed: %s", type(e).__name__)
         if stop.is_set():
             return
-        await _pause(stop, wake, interval)
+        await pause(stop, wake, interval)
         if stop.is_set():
             return
 
 
-async def _pause(stop: asyncio.Event, wake: asyncio.Event | None, interval: float) -> None:
-    """Wait until `stop` or `wake` is set, or `interval` seconds have passed; `wake` is cleared."""
+async def pause(
+    stop: asyncio.Event, wake: asyncio.Event | None, interval: float, tasks: Collection[asyncio.Task] = ()
+) -> None:
+    """Wait until `stop` or `wake` is set, one of `tasks` ends, or `interval` seconds have passed; `wake` is
+    cleared."""
     waits = [asyncio.ensure_future(stop.wait())]
     if wake is not None:
         waits.append(asyncio.ensure_future(wake.wait()))
+    if tasks:
+        waits.append(asyncio.ensure_future(asyncio.wait(set(tasks), return_when=asyncio.FIRST_COMPLETED)))
     try:
         await asyncio.wait(waits, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
     finally:
