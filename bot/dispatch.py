@@ -1,14 +1,16 @@
 """The dispatcher: claims updates from the inbox and hands each to its channel, a few at a time.
 
 Each process runs one. It claims at most `slots` updates at once, the oldest waiting update of each user
-(bot/inbox.py), so one user's burst never holds more than one slot. It looks at the inbox when a channel has
-stored an update here (`wake`) and every `interval` seconds for updates stored by other processes or left
-by a stopped one. On stop it takes nothing new and waits for the updates in hand (at most `drain` seconds;
-what is left unfinished is released for the next start).
+(bot/inbox.py), and none of a user whose update is in hand (done in its turn, its replies still being sent), so
+one user's burst never holds more than one slot. It looks at the inbox when a channel has stored an update here
+(`wake`) and every `interval` seconds for updates stored by other processes or left by a stopped one. On stop it
+takes nothing new and waits for the updates in hand (at most `drain` seconds; what is left unfinished is released
+for the next start).
 
-A channel's handler processes an update completely (the turn, its replies handed to the outbox and sent);
-when it raises, the update is retried with backoff if the error may pass (the database or the network), and
-otherwise marked failed and the channel's `on_failure` tells the user.
+A channel's handler processes an update completely (the turn, with its replies written to the outbox and the
+update marked done in the turn's transaction, then the replies sent); when it raises, the update is retried with
+backoff if the error may pass (the database or the network), and otherwise marked failed and the channel's
+`on_failure` tells the user.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ TRANSIENT = (OperationalError, DBAPIError, OSError, asyncio.TimeoutError)
 class Route:
     """How a channel's updates are processed, and what the user hears when one fails for good."""
 
-    handle: Callable[[inbox.Claimed], Awaitable[None]]
+    handle: Callable[[inbox.Claimed], Awaitable[bool]]  # True: the update was marked done in its turn
     on_failure: Callable[[inbox.Claimed], Awaitable[None]]
     transient: tuple[type[BaseException], ...] = ()
 
@@ -59,6 +61,7 @@ class Dispatcher:
         self.drain = drain
         self.wake = asyncio.Event()  # set by a channel that stored an update
         self.active: dict[int, asyncio.Task] = {}
+        self.held: dict[int, inbox.Claimed] = {}  # the updates in hand: their users wait for the next claim
 
     def add(self, channel: str, route: Route) -> None:
         self.routes[channel] = route
@@ -68,8 +71,9 @@ class Dispatcher:
         backoff = self.interval
         while not stop.is_set():
             try:
+                busy = {(item.channel, item.user_id) for item in self.held.values()}
                 claimed = await asyncio.to_thread(
-                    inbox.claim, self.factory, self.slots - len(self.active), self.lease, list(self.routes)
+                    inbox.claim, self.factory, self.slots - len(self.active), self.lease, list(self.routes), None, busy
                 )
                 backoff = self.interval
             except Exception as e:  # the database is down: try again later
@@ -78,6 +82,7 @@ class Dispatcher:
                 claimed = []
                 backoff = min(backoff * 2, 10.0)
             for item in claimed:
+                self.held[item.id] = item
                 self.active[item.id] = asyncio.create_task(self._process(item))
             if claimed and len(self.active) < self.slots:
                 continue  # there may be more
@@ -104,8 +109,8 @@ class Dispatcher:
         waited = max((inbox.utcnow() - aware(item.received_at)).total_seconds(), 0.0)
         metrics.STAGE.labels(item.channel, "inbox_wait").observe(waited)
         try:
-            await route.handle(item)
-            await asyncio.to_thread(inbox.finish, self.factory, item.id)
+            if not await route.handle(item):
+                await asyncio.to_thread(inbox.finish, self.factory, item.id)
             self.active.pop(item.id, None)
         except asyncio.CancelledError:
             raise
@@ -127,4 +132,5 @@ class Dispatcher:
             except Exception as e2:  # the database is down too: the lease brings the update back
                 log.warning("recording the failure failed: %s", type(e2).__name__)
         finally:
+            self.held.pop(item.id, None)
             metrics.STAGE.labels(item.channel, "process").observe(time.perf_counter() - started)

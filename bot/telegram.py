@@ -38,13 +38,13 @@ from telegram import (
 from telegram.constants import ChatAction, ChatType, MessageLimit, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, ExtBot
-from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from bot import inbox, leases, metrics
 from bot.app import App
 from bot.dispatch import Dispatcher
 from bot.logs import Throttled
+from bot.tg_request import AiohttpRequest
 from channels.base import RECONNECT_MAX, InboxChannel, read_json, split_message
 from feedback import outbox
 from handlers.core import Attachment, Incoming, Reply, layout, stored_reply
@@ -145,10 +145,8 @@ class TelegramChannel(InboxChannel):
             self.settings.telegram_bot_token,
             base_url=self.settings.telegram_api_base_url,
             base_file_url=file_base_url(self.settings.telegram_api_base_url),
-            request=HTTPXRequest(
-                connection_pool_size=64, read_timeout=SEND_TIMEOUT, write_timeout=SEND_TIMEOUT, pool_timeout=10.0
-            ),
-            get_updates_request=HTTPXRequest(read_timeout=POLL_TIMEOUT + 10.0),
+            request=AiohttpRequest(connections=64, read_timeout=SEND_TIMEOUT, pool_timeout=10.0),
+            get_updates_request=AiohttpRequest(connections=1, read_timeout=POLL_TIMEOUT + 10.0),
             rate_limiter=AIORateLimiter(overall_max_rate=rate, max_retries=0) if rate else None,
         )
 
@@ -204,8 +202,9 @@ class TelegramChannel(InboxChannel):
                 updates = await self.bot.get_updates(
                     offset=offset, timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES
                 )
-                for update in updates:
-                    await self.store(str(update.update_id), incoming(update), update.to_dict())
+                await asyncio.gather(  # one batch; in order, as each call joins the writer's queue at once
+                    *(self.store(str(u.update_id), incoming(u), u.to_dict()) for u in updates)
+                )
             except RetryAfter as e:
                 await asyncio.sleep(_seconds(e))
                 continue
@@ -259,16 +258,18 @@ class TelegramChannel(InboxChannel):
     def incoming_of(self, payload: dict) -> Incoming | None:
         return incoming(Update.de_json(payload, self.bot))
 
-    async def _handle(self, item: inbox.Claimed) -> None:
+    async def _handle(self, item: inbox.Claimed) -> bool:
         update = Update.de_json(item.payload, self.bot)
         msg = incoming(update)
+        done = False
         if msg is not None:
             query = update.callback_query
             if query is not None:
-                await self.turn(msg, item, lambda work: self._answering(query.id, work))
+                done = await self.turn(msg, item, lambda work: self._answering(query.id, work))
             else:
-                await self.turn(msg, item, lambda work: self._with_typing(int(msg.chat_id), work))
+                done = await self.turn(msg, item, lambda work: self._with_typing(int(msg.chat_id), work))
         await self.told(update.update_id)
+        return done
 
     async def _answering(self, query_id: str, work):
         """Run `work` while the button press is answered (Telegram stops the button's spinner)."""
@@ -328,7 +329,7 @@ class TelegramChannel(InboxChannel):
                 and msg.parts_sent == 0
                 and await self._edit(chat_id, int(edit), chunks[0], markup)
             ):
-                await msg.part_accepted(1, edit)
+                await msg.part_accepted(1, edit, last=True)
                 return
             rich = msg.reply is not None  # a dialog reply in HTML mode (escaped); a notification in plain text
             for i in range(msg.parts_sent, len(chunks)):
@@ -340,7 +341,7 @@ class TelegramChannel(InboxChannel):
                     link_preview_options=NO_PREVIEW,
                 )
                 metrics.SENT.labels(CHANNEL).inc()
-                await msg.part_accepted(i + 1, str(sent.message_id))
+                await msg.part_accepted(i + 1, str(sent.message_id), last=i == len(chunks) - 1)
         except RetryAfter as e:
             metrics.ERRORS.labels("telegram_429").inc()
             raise outbox.RetryLater(_seconds(e)) from None

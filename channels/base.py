@@ -116,12 +116,14 @@ class InboxChannel:
         self.connected = asyncio.Event()  # set once the API answered
         self.listeners: list[Callable[[Any], Awaitable[None]]] = []  # told each update id once it is handled
         self._tasks: list[asyncio.Task] = []
+        self.writer = inbox.Writer(self.factory, self.name)
         dispatcher.add(self.name, Route(self._handle, self._on_failure, transient=self.transient))
 
     def incoming_of(self, payload: dict) -> Incoming | None:
         raise NotImplementedError
 
-    async def _handle(self, item: inbox.Claimed) -> None:
+    async def _handle(self, item: inbox.Claimed) -> bool:
+        """Process a stored update; True when its turn marked it done (`turn`)."""
         raise NotImplementedError
 
     async def send(self, msg: outbox.Outgoing) -> None:
@@ -162,9 +164,7 @@ class InboxChannel:
             log.info("%s update ignored update_id=%s", self.name, update_id)
             metrics.UPDATES.labels(self.name, "ignored").inc()
             return
-        outcome = await asyncio.to_thread(
-            inbox.store, self.factory, self.name, update_id, msg.user_id, msg.chat_id, data
-        )
+        outcome = await self.writer.store(update_id, msg.user_id, msg.chat_id, data)
         metrics.UPDATES.labels(self.name, outcome).inc()
         if outcome == "new":
             self.dispatcher.wake.set()
@@ -185,21 +185,27 @@ class InboxChannel:
 
     # ---- processing (called by the dispatcher) ---------------------------------------------------
 
-    async def turn(self, msg: Incoming, item: inbox.Claimed, wrap: Callable[[Awaitable], Awaitable] | None = None):
+    async def turn(
+        self, msg: Incoming, item: inbox.Claimed, wrap: Callable[[Awaitable], Awaitable] | None = None
+    ) -> bool:
         """Process a stored message: the files a waiting form asks for fetched, the turn recorded (its replies
-        written to the outbox with it) inside `wrap` when given (a typing indicator), the replies sent at once."""
+        written to the outbox and the update marked done with it) inside `wrap` when given (a typing indicator),
+        the replies sent at once. False for an update handled before (the caller marks it done)."""
         if any(a.kind in FILE_KINDS for a in msg.attachments):
             msg = await self.with_files(msg)
         started = time.perf_counter()
-        work = asyncio.to_thread(self.conversations.record, msg)
+        work = asyncio.to_thread(self.conversations.record, msg, lambda conn: inbox.finish_in(conn, item.id))
         queued = await (wrap(work) if wrap is not None else work)
         metrics.STAGE.labels(self.name, "turn").observe(time.perf_counter() - started)
+        if queued is None:
+            return False
         report = await self.deliver(queued)
         if queued and report.sent:
             waited = (inbox.utcnow() - aware(item.received_at)).total_seconds()
             metrics.STAGE.labels(self.name, "reply").observe(max(waited, 0.0))
         if report.retried:
             self.outbox_wake.set()
+        return True
 
     async def told(self, update_id: Any) -> None:
         for listener in self.listeners:

@@ -30,11 +30,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, exists, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -54,7 +54,8 @@ Buttons = Sequence[tuple[str, str]]  # (label, payload) under a message, e.g. th
 @dataclass
 class Outgoing:
     """A message as a sender gets it. `parts_sent` parts of its text were accepted already: a sender that
-    splits a long text starts after them and awaits `accepted(n, remote_id)` when part n (1-based) is taken."""
+    splits a long text starts after them and awaits `part_accepted(n, remote_id, last)` when part n (1-based) is
+    taken."""
 
     id: int
     channel: str
@@ -63,12 +64,16 @@ class Outgoing:
     buttons: list[tuple[str, str]] = field(default_factory=list)
     reply: dict | None = None
     parts_sent: int = 0
-    accepted: Callable[[int, str], Awaitable[None]] | None = None
+    accepted: Callable[[int, list[str]], Awaitable[None]] | None = None
+    remote_ids: list[str] = field(default_factory=list)
 
-    async def part_accepted(self, n: int, remote_id: str = "") -> None:
+    async def part_accepted(self, n: int, remote_id: str = "", last: bool = False) -> None:
+        """Part n was taken: recorded at once, before the next is sent; the `last` part is recorded with the
+        message's "sent" (one write fewer, the same window: a crash before that write sends it once more)."""
         self.parts_sent = n
-        if self.accepted is not None:
-            await self.accepted(n, remote_id)
+        self.remote_ids.append(str(remote_id))
+        if self.accepted is not None and not last:
+            await self.accepted(n, list(self.remote_ids))
 
 
 Sender = Callable[[Outgoing], Awaitable[None]]
@@ -118,20 +123,21 @@ def enqueue(
     written once. With `reserve`, the worker leaves it to the writer for that long (a turn sends its own replies
     at once: `deliver(only=…)`); after that, or once tried, it is anyone's."""
     return s.execute(
-        insert(outbox).values(
-            item_id=item_id,
-            channel=channel,
-            chat_id=str(chat_id),
-            text=text,
-            buttons=[[str(label), str(payload)] for label, payload in buttons] or None,
-            reply=reply,
-            status="pending",
-            attempts=0,
-            parts_sent=0,
-            next_attempt_at=now + reserve if reserve else now,
-            idempotency_key=key,
-            created_at=now,
-        )
+        _INSERT,
+        {
+            "item_id": item_id,
+            "channel": channel,
+            "chat_id": str(chat_id),
+            "text": text,
+            "buttons": [[str(label), str(payload)] for label, payload in buttons] or None,
+            "reply": reply,
+            "status": "pending",
+            "attempts": 0,
+            "parts_sent": 0,
+            "next_attempt_at": now + reserve if reserve else now,
+            "idempotency_key": key,
+            "created_at": now,
+        },
     ).inserted_primary_key[0]
 
 
@@ -144,30 +150,31 @@ def backoff(attempts: int) -> timedelta:
     return min(RETRY_BASE * (2 ** max(attempts - 1, 0)), RETRY_MAX)
 
 
-def _due(now: datetime, own: bool = False):
+# The statements a delivery runs for every message are built once (SQLAlchemy then reuses their cache keys and
+# compiled forms): "now", "ids" (a turn's own replies), "until" (the lease's end) and "msg_id" are bound at run.
+_NOW = bindparam("now", type_=outbox.c.next_attempt_at.type)
+_IDS = bindparam("ids", expanding=True)
+
+
+def _due(own: bool = False):
     """Due for sending; with `own`, a turn's reserved replies never tried are due for it at once too."""
     due = or_(
-        and_(outbox.c.status == "pending", outbox.c.next_attempt_at <= now),
-        and_(outbox.c.status == "sending", outbox.c.lease_until <= now),
+        and_(outbox.c.status == "pending", outbox.c.next_attempt_at <= _NOW),
+        and_(outbox.c.status == "sending", outbox.c.lease_until <= _NOW),
     )
     if own:
         due = or_(due, and_(outbox.c.status == "pending", outbox.c.attempts == 0, outbox.c.last_error.is_(None)))
     return due
 
 
-def _due_ids(
-    factory: sessionmaker,
-    now: datetime,
-    limit: int,
-    channels: Collection[str] | None = None,
-    only: Collection[int] | None = None,
-) -> list[int]:
+def _blocked(own: bool):
+    """An earlier message to the same chat holds this one back: one waiting for its retry or being sent."""
     earlier = outbox.alias("earlier")
     waiting = or_(
-        and_(earlier.c.status == "pending", earlier.c.next_attempt_at > now),
-        and_(earlier.c.status == "sending", earlier.c.lease_until > now),
+        and_(earlier.c.status == "pending", earlier.c.next_attempt_at > _NOW),
+        and_(earlier.c.status == "sending", earlier.c.lease_until > _NOW),
     )
-    if only is not None:
+    if own:
         # A turn's replies also wait behind an earlier message this pass does not send: one of the conversation,
         # or one tried already (its retry due, a dead process's send); the worker sends it first. A notification
         # about an item not yet tried (the acknowledgement written by the same turn) may follow them.
@@ -175,41 +182,60 @@ def _due_ids(
             earlier.c.item_id.is_not(None), earlier.c.status == "pending", earlier.c.last_error.is_(None)
         )
         unsent = earlier.c.status.in_(("pending", "sending"))
-        waiting = or_(waiting, and_(unsent, ~untried_notice, earlier.c.id.not_in(list(only))))
-    blocked = exists().where(
+        waiting = or_(waiting, and_(unsent, ~untried_notice, earlier.c.id.not_in(_IDS)))
+    return exists().where(
         earlier.c.channel == outbox.c.channel,
         earlier.c.chat_id == outbox.c.chat_id,
         earlier.c.id < outbox.c.id,
         waiting,
     )
-    q = select(outbox.c.id).where(_due(now, own=only is not None), ~blocked)
-    if channels is not None:
-        q = q.where(outbox.c.channel.in_(list(channels)))
-    if only is not None:
-        q = q.where(outbox.c.id.in_(list(only)))
+
+
+_CLAIMED = (
+    outbox.c.id,
+    outbox.c.channel,
+    outbox.c.chat_id,
+    outbox.c.text,
+    outbox.c.buttons,
+    outbox.c.reply,
+    outbox.c.attempts,
+    outbox.c.parts_sent,
+    outbox.c.remote_ids,
+)
+_DUE = select(outbox.c.id).where(_due(), ~_blocked(own=False)).order_by(outbox.c.id)
+_CLAIM_OWN = (
+    update(outbox)
+    .where(outbox.c.id.in_(_IDS), _due(own=True), ~_blocked(own=True))
+    .values(status="sending", lease_until=bindparam("until"))
+    .returning(*_CLAIMED)
+)
+_CLAIM = (
+    update(outbox)
+    .where(outbox.c.id == bindparam("msg_id"), _due())
+    .values(status="sending", lease_until=bindparam("until"))
+    .returning(*_CLAIMED)
+)
+_FINISH = update(outbox).where(outbox.c.id == bindparam("msg_id"), outbox.c.status == "sending")  # SET: the values
+_INSERT = insert(outbox)
+
+
+def _due_ids(factory: sessionmaker, now: datetime, limit: int, channels: Collection[str] | None = None) -> list[int]:
+    q = _DUE if channels is None else _DUE.where(outbox.c.channel.in_(list(channels)))
     with factory() as s:
-        return list(s.scalars(q.order_by(outbox.c.id).limit(limit)))
+        return list(s.scalars(q.limit(limit), {"now": now}))
 
 
-def _claim(factory: sessionmaker, msg_id: int, now: datetime, own: bool = False):
+def _claim_own(factory: sessionmaker, ids: Collection[int], now: datetime) -> list:
+    """A turn takes its replies in one statement: those due for it and held back by no earlier message."""
+    with factory.begin() as s:
+        rows = s.execute(_CLAIM_OWN, {"ids": list(ids), "now": now, "until": now + LEASE}).all()
+    return sorted(rows, key=lambda r: r.id)
+
+
+def _claim(factory: sessionmaker, msg_id: int, now: datetime):
     """Take one message for sending; None when another worker took it first."""
     with factory.begin() as s:
-        return s.execute(
-            update(outbox)
-            .where(outbox.c.id == msg_id, _due(now, own))
-            .values(status="sending", lease_until=now + LEASE)
-            .returning(
-                outbox.c.id,
-                outbox.c.channel,
-                outbox.c.chat_id,
-                outbox.c.text,
-                outbox.c.buttons,
-                outbox.c.reply,
-                outbox.c.attempts,
-                outbox.c.parts_sent,
-                outbox.c.remote_ids,
-            )
-        ).one_or_none()
+        return s.execute(_CLAIM, {"msg_id": msg_id, "now": now, "until": now + LEASE}).one_or_none()
 
 
 def _buttons(stored) -> list[tuple[str, str]]:
@@ -220,7 +246,7 @@ def _buttons(stored) -> list[tuple[str, str]]:
 
 def _finish(factory: sessionmaker, msg_id: int, values: dict) -> None:
     with factory.begin() as s:
-        s.execute(update(outbox).where(outbox.c.id == msg_id, outbox.c.status == "sending").values(**values))
+        s.execute(_FINISH, {"msg_id": msg_id, **values})
 
 
 async def _write(factory: sessionmaker, msg_id: int, values: dict) -> None:
@@ -236,14 +262,25 @@ async def _write(factory: sessionmaker, msg_id: int, values: dict) -> None:
             await asyncio.sleep(0.1 * attempt)
 
 
-def _recorder(factory: sessionmaker, msg_id: int, remote_ids: list[str]) -> Callable[[int, str], Awaitable[None]]:
+def _recorder(factory: sessionmaker, msg_id: int) -> Callable[[int, list[str]], Awaitable[None]]:
     """Record each accepted part at once, before the next is sent."""
 
-    async def accepted(n: int, remote_id: str) -> None:
-        remote_ids.append(str(remote_id))
-        await _write(factory, msg_id, {"parts_sent": n, "remote_ids": list(remote_ids)})
+    async def accepted(n: int, remote_ids: list[str]) -> None:
+        await _write(factory, msg_id, {"parts_sent": n, "remote_ids": remote_ids})
 
     return accepted
+
+
+async def _claimed(factory: sessionmaker, now: datetime, limit: int, channels, only) -> AsyncIterator:
+    """The messages taken for this pass, one by one (a turn's own replies all at once)."""
+    if only is not None:
+        for msg in await asyncio.to_thread(_claim_own, factory, only, now):
+            yield msg
+        return
+    for msg_id in await asyncio.to_thread(_due_ids, factory, now, limit, channels):
+        msg = await asyncio.to_thread(_claim, factory, msg_id, now)
+        if msg is not None:
+            yield msg
 
 
 async def deliver(
@@ -259,10 +296,7 @@ async def deliver(
     now = now or utcnow()
     report = DeliveryReport()
     failed_chats: set[tuple[str, str]] = set()
-    for msg_id in await asyncio.to_thread(_due_ids, factory, now, limit, channels, only):
-        msg = await asyncio.to_thread(_claim, factory, msg_id, now, only is not None)
-        if msg is None:
-            continue
+    async for msg in _claimed(factory, now, limit, channels, only):
         if (msg.channel, msg.chat_id) in failed_chats:  # keep the order: wait behind the failed one
             await _write(factory, msg.id, {"status": "pending", "lease_until": None})
             continue
@@ -274,7 +308,8 @@ async def deliver(
             _buttons(msg.buttons),
             msg.reply if isinstance(msg.reply, dict) else None,
             msg.parts_sent or 0,
-            _recorder(factory, msg.id, list(msg.remote_ids or [])),
+            _recorder(factory, msg.id),
+            list(msg.remote_ids or []),
         )
         try:
             await sender(outgoing)
@@ -290,6 +325,7 @@ async def deliver(
             await _write(factory, msg.id, values)
             continue
         values = {"status": "sent", "attempts": msg.attempts + 1, "sent_at": now, "lease_until": None}
+        values |= {"parts_sent": outgoing.parts_sent, "remote_ids": outgoing.remote_ids}
         await _write(factory, msg.id, values)
         report.sent += 1
         log.info("outbox %d sent on %s", msg.id, msg.channel)

@@ -22,11 +22,11 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from feedback import outbox
@@ -98,20 +98,23 @@ class Conversations:
         """The replies, returned to the caller (the terminal chat shows them at once)."""
         return self._handle(msg)[0]
 
-    def record(self, msg: Incoming) -> list[int]:
-        """Handle an update from the inbox: the replies go to the outbox; their ids are returned, for the caller
-        to deliver at once ([] for a duplicate)."""
-        return self._handle(msg, to_outbox=True)[1]
+    def record(self, msg: Incoming, then: Callable[[Connection], None] | None = None) -> list[int] | None:
+        """Handle an update from the inbox: the replies go to the outbox, and `then` runs, in the turn's
+        transaction (the inbox marks the update done); the replies' ids are returned, for the caller to deliver
+        at once (None for a duplicate: nothing was written)."""
+        return self._handle(msg, to_outbox=True, then=then)[1]
 
-    def _handle(self, msg: Incoming, to_outbox: bool = False) -> tuple[list[Reply], list[int]]:
+    def _handle(
+        self, msg: Incoming, to_outbox: bool = False, then: Callable[[Connection], None] | None = None
+    ) -> tuple[list[Reply], list[int] | None]:
         message_id = msg.message_id or f"local:{uuid.uuid4().hex}"
         started = time.perf_counter()
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                replies, queued, state, version = self._once(msg, message_id, to_outbox)
+                replies, queued, state, version = self._once(msg, message_id, to_outbox, then)
             except Duplicate:
                 log.info("duplicate message dropped channel=%s user=%s", msg.channel, msg.user_id)
-                return [], []
+                return [], None
             except (store.Conflict, IntegrityError, OperationalError) as e:
                 if attempt == ATTEMPTS:
                     raise
@@ -139,7 +142,9 @@ class Conversations:
             return replies, queued
         raise AssertionError("unreachable")
 
-    def _once(self, msg: Incoming, message_id: str, to_outbox: bool) -> tuple[list[Reply], list[int], State, int]:
+    def _once(
+        self, msg: Incoming, message_id: str, to_outbox: bool, then: Callable[[Connection], None] | None
+    ) -> tuple[list[Reply], list[int], State, int]:
         with self.engine.connect() as conn, conn.begin():
             try:
                 store.mark_processed(conn, msg.channel, message_id)
@@ -168,6 +173,8 @@ class Conversations:
                             reserve=REPLY_RESERVE,
                         )
                     )
+            if then is not None:
+                then(conn)
         return replies, queued, state, version
 
     def state(self, channel: str, user_id: str) -> State:

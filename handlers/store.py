@@ -6,6 +6,8 @@ SQLAlchemy Core only; the same statements run on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import (
@@ -19,11 +21,13 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     delete,
     insert,
     select,
     update,
 )
+from sqlalchemy.orm import Session, sessionmaker
 
 metadata = MetaData()
 
@@ -104,6 +108,25 @@ class Conflict(Exception):
     """Another process saved the conversation since it was read; the message is handled again."""
 
 
+_ON_CONNECTION = sessionmaker(join_transaction_mode="create_savepoint", expire_on_commit=False)
+
+
+class ConnectionSessions:
+    """Used like a sessionmaker: sessions on one connection, inside its transaction (a savepoint each). One
+    sessionmaker for all (a sessionmaker per turn would build a Session class each time, costlier than a query)."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    def __call__(self) -> Session:
+        return _ON_CONNECTION(bind=self.conn)
+
+    @contextmanager
+    def begin(self) -> Iterator[Session]:
+        with self() as s, s.begin():
+            yield s
+
+
 class Journal:
     """What a dialog turn records besides its state, in the turn's own transaction."""
 
@@ -112,6 +135,7 @@ class Journal:
         self.channel = channel
         self.user_id = user_id
         self.chat_id = chat_id
+        self.sessions = ConnectionSessions(conn) if conn is not None else None
 
     def rating(self, code: str, helpful: bool) -> None:
         if self.conn is not None:
@@ -140,17 +164,28 @@ class Journal:
             )
 
 
+# A turn's statements, built once (SQLAlchemy reuses their cache keys and compiled forms).
+_MARK = insert(processed_messages)
+_LOAD = select(conversations).where(
+    conversations.c.channel == bindparam("ch"), conversations.c.user_id == bindparam("uid")
+)
+_LOAD_LOCKED = _LOAD.with_for_update()
+_INSERT = insert(conversations)
+_UPDATE = update(conversations).where(
+    conversations.c.channel == bindparam("ch"),
+    conversations.c.user_id == bindparam("uid"),
+    conversations.c.version == bindparam("seen"),
+)
+
+
 def mark_processed(conn: Connection, channel: str, message_id: str) -> None:
     """Raises IntegrityError when the message was handled (or is being handled) already."""
-    conn.execute(insert(processed_messages).values(channel=channel, message_id=message_id, at=now()))
+    conn.execute(_MARK, {"channel": channel, "message_id": message_id, "at": now()})
 
 
 def load(conn: Connection, channel: str, user_id: str, lock: bool = True):
     """The conversation row or None; with `lock`, PostgreSQL holds the row until the transaction ends."""
-    q = select(conversations).where(conversations.c.channel == channel, conversations.c.user_id == user_id)
-    if lock:
-        q = q.with_for_update()
-    return conn.execute(q).first()
+    return conn.execute(_LOAD_LOCKED if lock else _LOAD, {"ch": channel, "uid": user_id}).first()
 
 
 def save(conn: Connection, row, channel: str, user_id: str, chat_id: str, state: dict) -> int:
@@ -158,20 +193,20 @@ def save(conn: Connection, row, channel: str, user_id: str, chat_id: str, state:
     t = now()
     if row is None:
         conn.execute(
-            insert(conversations).values(
-                channel=channel, user_id=user_id, chat_id=chat_id, state=state, version=1, created_at=t, updated_at=t
-            )
+            _INSERT,
+            {
+                "channel": channel,
+                "user_id": user_id,
+                "chat_id": chat_id,
+                "state": state,
+                "version": 1,
+                "created_at": t,
+                "updated_at": t,
+            },
         )
         return 1
-    done = conn.execute(
-        update(conversations)
-        .where(
-            conversations.c.channel == channel,
-            conversations.c.user_id == user_id,
-            conversations.c.version == row.version,
-        )
-        .values(state=state, chat_id=chat_id, version=row.version + 1, updated_at=t)
-    ).rowcount
+    values = {"state": state, "chat_id": chat_id, "version": row.version + 1, "updated_at": t}
+    done = conn.execute(_UPDATE, {"ch": channel, "uid": user_id, "seen": row.version, **values}).rowcount
     if done != 1:
         raise Conflict
     return row.version + 1

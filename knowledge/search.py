@@ -5,6 +5,7 @@ candidates, level cues, typo repair, and a calibrated decision: answer, clarify 
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -63,6 +64,7 @@ NAMED_MIN = 0.5  # an answer needs this much of the procedure's own name (or an 
 ACCENT_PENALTY = 0.4
 # Longer input is cut (a question is never this long); longer "words" are not repaired.
 MAX_QUERY_CHARS = 2000
+RECENT = 4096  # searches kept (a few MB): the questions asked again come back at once
 # Ordinal references to earlier choices, as folded phrases, and the position they pick.
 ORDINALS = (
     *((p, 0) for p in ("dau tien", "thu nhat", "so 1", "thu 1", "so mot")),
@@ -159,6 +161,7 @@ class SearchIndex:
         self.twin_keys = [fold(LEVEL_NOTE.sub(" ", p.name)) for p in self.procs]
         self.names = NameFit(self.procs, phrases, self.idf)
         self.repair = Repair(self.idf, self.pairs)
+        self._recent = functools.lru_cache(maxsize=RECENT)(self._search_whole)
 
     @staticmethod
     def _body(p: Procedure) -> str:
@@ -197,7 +200,11 @@ class SearchIndex:
         return [t for t in q.terms if t in self.idf and not t.isdigit()]
 
     def search(self, text: str, history: Sequence[str] = (), k: int = 5) -> SearchResult:
-        text = text[:MAX_QUERY_CHARS]
+        """What `text` asks (after the earlier questions of `history`). Results are immutable and depend only on
+        the arguments and this index, so the recent ones are kept: many citizens ask the same first question."""
+        return self._recent(text[:MAX_QUERY_CHARS], tuple(history), k)
+
+    def _search_whole(self, text: str, history: tuple[str, ...], k: int) -> SearchResult:
         whole = self._query(text)
         result = replace(self._search(text, whole, history, k), named=whole.named)
         found = self.topics.find(text)

@@ -263,9 +263,7 @@ class WebChatChannel(InboxChannel):
         payload = {"session": session, "id": f"{session}:{client_id}", **data}
         msg = incoming(payload)
         try:
-            outcome = await asyncio.to_thread(
-                inbox.store, self.factory, CHANNEL, payload["id"], session, session, payload
-            )
+            outcome = await self.writer.store(payload["id"], session, session, payload)
         except Exception as e:
             metrics.ERRORS.labels("inbox_store").inc()
             log.warning("webchat message not stored (%s)", type(e).__name__)
@@ -380,11 +378,11 @@ class WebChatChannel(InboxChannel):
     def incoming_of(self, payload: dict) -> Incoming | None:
         return incoming(payload)
 
-    async def _handle(self, item: inbox.Claimed) -> None:
+    async def _handle(self, item: inbox.Claimed) -> bool:
         msg = incoming(item.payload)
-        if msg is not None:
-            await self.turn(msg, item)
+        done = await self.turn(msg, item) if msg is not None else False
         await self.told(item.update_id)
+        return done
 
     async def download(self, a: Attachment) -> Attachment:
         def read() -> bytes:
@@ -406,7 +404,7 @@ class WebChatChannel(InboxChannel):
         await asyncio.to_thread(self._log, msg.chat_id, "bot", text, buttons, msg.id)
         metrics.SENT.labels(CHANNEL).inc()
         metrics.STAGE.labels(CHANNEL, "send").observe(time.perf_counter() - started)
-        await msg.part_accepted(1)
+        await msg.part_accepted(1, last=True)
         self.hub.notify()
 
     # ---- what the browser reads ------------------------------------------------------------------

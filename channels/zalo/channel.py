@@ -229,13 +229,15 @@ class ZaloChannel(InboxChannel):
     def incoming_of(self, payload: dict) -> Incoming | None:
         return incoming(payload)
 
-    async def _handle(self, item: inbox.Claimed) -> None:
+    async def _handle(self, item: inbox.Claimed) -> bool:
         msg = incoming(item.payload)
+        done = False
         if msg is not None:
             if msg.text.strip().isdigit():
                 msg = await self._picked(msg)
-            await self.turn(msg, item)
+            done = await self.turn(msg, item)
         await self.told(item.update_id)
+        return done
 
     async def _picked(self, msg: Incoming) -> Incoming:
         """A typed number of the numbered list shown last presses that choice."""
@@ -279,7 +281,7 @@ class ZaloChannel(InboxChannel):
                     message["attachment"] = {"type": "template", "payload": {"buttons": view.buttons}}
                 remote = await self._send({"recipient": {"user_id": msg.chat_id}, "message": message})
                 metrics.SENT.labels(CHANNEL).inc()
-                await msg.part_accepted(i + 1, remote)
+                await msg.part_accepted(i + 1, remote, last=i == len(chunks) - 1 and not view.buttons)
         finally:
             metrics.STAGE.labels(CHANNEL, "send").observe(time.perf_counter() - started)
         if view.buttons:

@@ -76,11 +76,9 @@ class Base:
 
     # ---- plumbing ------------------------------------------------------------------------------
 
-    def db(self, journal: Journal) -> sessionmaker:
+    def db(self, journal: Journal) -> sessionmaker | store.ConnectionSessions:
         """Sessions on the turn's connection (a savepoint each) when there is one, else the app's."""
-        if journal.conn is not None:
-            return sessionmaker(bind=journal.conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
-        return self.desk.factory
+        return journal.sessions if journal.sessions is not None else self.desk.factory
 
     @staticmethod
     def citizen(journal: Journal) -> fs.Citizen:
