@@ -12,6 +12,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+POOL_SIZE, POOL_OVERFLOW = 12, 20
 
 
 class DatabaseError(Exception):
@@ -59,7 +60,9 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # Pool: at least as many connections as the worker threads that use them (asyncio's default executor), so
+    # none is opened and closed again for each transaction under load (a PostgreSQL connection is a process).
+    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
 
 
 def session_factory(engine: Engine) -> sessionmaker:

@@ -195,12 +195,12 @@ class InboxChannel:
             msg = await self.with_files(msg)
         started = time.perf_counter()
         work = asyncio.to_thread(self.conversations.record, msg, lambda conn: inbox.finish_in(conn, item.id))
-        queued = await (wrap(work) if wrap is not None else work)
+        recorded = await (wrap(work) if wrap is not None else work)
         metrics.STAGE.labels(self.name, "turn").observe(time.perf_counter() - started)
-        if queued is None:
+        if recorded is None:
             return False
-        report = await self.deliver(queued)
-        if queued and report.sent:
+        report = await self.deliver(recorded.ids, recorded.claimed)
+        if recorded.ids and report.sent:
             waited = (inbox.utcnow() - aware(item.received_at)).total_seconds()
             metrics.STAGE.labels(self.name, "reply").observe(max(waited, 0.0))
         if report.retried:
@@ -211,19 +211,23 @@ class InboxChannel:
         for listener in self.listeners:
             await listener(update_id)
 
-    async def deliver(self, ids: list[int]) -> outbox.DeliveryReport:
-        """Send a turn's replies now. A reply waiting behind an earlier message to the chat that another task
-        is sending (a notification) is tried again shortly; what the API refuses stays in the outbox for the
-        worker."""
-        total = outbox.DeliveryReport()
-        for _ in range(BLOCKED_TRIES if ids else 0):
-            report = await outbox.deliver(self.factory, self.send, only=ids)
+    async def deliver(self, ids: list[int], claimed: list = ()) -> outbox.DeliveryReport:
+        """Send a turn's replies now: those it `claimed` in its transaction, then the rest. A reply waiting behind
+        an earlier message to the chat that another task is sending (a notification) is tried again shortly; what
+        the API refuses stays in the outbox for the worker."""
+        total = await outbox.send_claimed(self.factory, self.send, claimed)
+        taken = {row.id for row in claimed}
+        left = [i for i in ids if i not in taken]
+        sent = 0
+        for _ in range(BLOCKED_TRIES if left and not (total.retried or total.failed) else 0):
+            report = await outbox.deliver(self.factory, self.send, only=left)
+            sent += report.sent
             total.sent += report.sent
             total.retried += report.retried
             total.failed += report.failed
-            if report.retried or report.failed or total.sent >= len(ids):
+            if report.retried or report.failed or sent >= len(left):
                 break
-            if not report.sent and not await asyncio.to_thread(outbox.unsent, self.factory, ids):
+            if not report.sent and not await asyncio.to_thread(outbox.unsent, self.factory, left):
                 break  # another process or the worker sent them
             await asyncio.sleep(BLOCKED_WAIT)
         return total

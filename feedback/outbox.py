@@ -30,11 +30,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -225,11 +225,16 @@ def _due_ids(factory: sessionmaker, now: datetime, limit: int, channels: Collect
         return list(s.scalars(q.limit(limit), {"now": now}))
 
 
-def _claim_own(factory: sessionmaker, ids: Collection[int], now: datetime) -> list:
-    """A turn takes its replies in one statement: those due for it and held back by no earlier message."""
-    with factory.begin() as s:
-        rows = s.execute(_CLAIM_OWN, {"ids": list(ids), "now": now, "until": now + LEASE}).all()
+def claim_own(conn: Connection | Session, ids: Collection[int], now: datetime) -> list:
+    """A turn takes its replies in one statement, in its own transaction or later: those due for it and held
+    back by no earlier message."""
+    rows = conn.execute(_CLAIM_OWN, {"ids": list(ids), "now": now, "until": now + LEASE}).all()
     return sorted(rows, key=lambda r: r.id)
+
+
+def _claim_own(factory: sessionmaker, ids: Collection[int], now: datetime) -> list:
+    with factory.begin() as s:
+        return claim_own(s, ids, now)
 
 
 def _claim(factory: sessionmaker, msg_id: int, now: datetime):
@@ -294,9 +299,23 @@ async def deliver(
     """Send the messages that are due (only those of `channels`, or the ids in `only`, when given: a process
     delivers what it can send, a turn its own replies); failures are released for a later attempt."""
     now = now or utcnow()
+    return await send_claimed(factory, sender, _claimed(factory, now, limit, channels, only), now)
+
+
+async def _each(rows: Iterable) -> AsyncIterator:
+    for row in rows:
+        yield row
+
+
+async def send_claimed(
+    factory: sessionmaker, sender: Sender, claimed: AsyncIterable | Iterable, now: datetime | None = None
+) -> DeliveryReport:
+    """Send messages claimed already (`claim_own` in a turn's transaction), in order; each is recorded sent, or
+    released for a later attempt (and the rest of its chat with it)."""
+    now = now or utcnow()
     report = DeliveryReport()
     failed_chats: set[tuple[str, str]] = set()
-    async for msg in _claimed(factory, now, limit, channels, only):
+    async for msg in claimed if isinstance(claimed, AsyncIterable) else _each(claimed):
         if (msg.channel, msg.chat_id) in failed_chats:  # keep the order: wait behind the failed one
             await _write(factory, msg.id, {"status": "pending", "lease_until": None})
             continue

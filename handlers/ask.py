@@ -61,7 +61,7 @@ def clean(text: str) -> str:
 
 
 class Answers:
-    def __init__(self, kb: KnowledgeBase, published: Callable[[str], bool] | None = None):
+    def __init__(self, kb: KnowledgeBase, published: Callable[[str, Journal | None], bool] | None = None):
         self.kb = kb
         self.published = published  # whether a procedure has published feedback answers
 
@@ -193,7 +193,7 @@ class Answers:
             Button("Hữu ích", f"r:{n}:{code}:1", group="rate"),
             Button("Chưa hữu ích", f"r:{n}:{code}:0", group="rate"),
         ]
-        if self.published is not None and self.published(code):
+        if self.published is not None and self.published(code, journal):
             fixed.append(Button("Phản ánh đã được trả lời", f"f:{n}:pub:{code}", group="pub"))
         links: tuple[str, ...] = ()
         if _web(proc.url):

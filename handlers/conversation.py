@@ -24,6 +24,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import Connection, Engine
@@ -46,6 +47,14 @@ REPLY_RESERVE = timedelta(seconds=5)  # the outbox worker leaves a turn's replie
 
 class Duplicate(Exception):
     pass
+
+
+@dataclass
+class Recorded:
+    """A turn's replies in the outbox (ids, in order) and those it claimed for sending (rows to send at once)."""
+
+    ids: list[int]
+    claimed: list = field(default_factory=list)
 
 
 class _KeyedLocks:
@@ -98,15 +107,15 @@ class Conversations:
         """The replies, returned to the caller (the terminal chat shows them at once)."""
         return self._handle(msg)[0]
 
-    def record(self, msg: Incoming, then: Callable[[Connection], None] | None = None) -> list[int] | None:
-        """Handle an update from the inbox: the replies go to the outbox, and `then` runs, in the turn's
-        transaction (the inbox marks the update done); the replies' ids are returned, for the caller to deliver
-        at once (None for a duplicate: nothing was written)."""
+    def record(self, msg: Incoming, then: Callable[[Connection], None] | None = None) -> Recorded | None:
+        """Handle an update from the inbox: the replies go to the outbox, those nothing holds back are claimed
+        for sending, and `then` runs, in the turn's transaction (the inbox marks the update done); the caller
+        delivers them at once (None for a duplicate: nothing was written)."""
         return self._handle(msg, to_outbox=True, then=then)[1]
 
     def _handle(
         self, msg: Incoming, to_outbox: bool = False, then: Callable[[Connection], None] | None = None
-    ) -> tuple[list[Reply], list[int] | None]:
+    ) -> tuple[list[Reply], Recorded | None]:
         message_id = msg.message_id or f"local:{uuid.uuid4().hex}"
         started = time.perf_counter()
         for attempt in range(1, ATTEMPTS + 1):
@@ -144,7 +153,7 @@ class Conversations:
 
     def _once(
         self, msg: Incoming, message_id: str, to_outbox: bool, then: Callable[[Connection], None] | None
-    ) -> tuple[list[Reply], list[int], State, int]:
+    ) -> tuple[list[Reply], Recorded, State, int]:
         with self.engine.connect() as conn, conn.begin():
             try:
                 store.mark_processed(conn, msg.channel, message_id)
@@ -156,7 +165,8 @@ class Conversations:
                 state.forget_context()
             replies = self.dialog.respond(state, msg, store.Journal(conn, msg.channel, msg.user_id, msg.chat_id))
             version = store.save(conn, row, msg.channel, msg.user_id, msg.chat_id, state.to_json())
-            queued = []
+            queued: list[int] = []
+            claimed: list = []
             if to_outbox:
                 now = store.now()
                 for i, reply in enumerate(replies):
@@ -173,9 +183,10 @@ class Conversations:
                             reserve=REPLY_RESERVE,
                         )
                     )
+                claimed = outbox.claim_own(conn, queued, now) if queued else []
             if then is not None:
                 then(conn)
-        return replies, queued, state, version
+        return replies, Recorded(queued, claimed), state, version
 
     def state(self, channel: str, user_id: str) -> State:
         """The stored state (for tests and admin tools)."""

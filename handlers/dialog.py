@@ -66,8 +66,8 @@ class Dialog:
         self.answers = Answers(kb, published=self._published)
         self.feedback = Feedback(kb, desk, self.answers.ask) if desk is not None else None
 
-    def _published(self, code: str) -> bool:
-        return self.feedback is not None and self.feedback.has_published(code)
+    def _published(self, code: str, journal: Journal | None) -> bool:
+        return self.feedback is not None and self.feedback.has_published(code, journal)
 
     # ---- entry -------------------------------------------------------------------------------
 

@@ -138,7 +138,7 @@ def test_every_card_has_at_most_six_buttons_with_valid_payloads(app):
     """Every fifth record × all aspects (and the overview), with published answers: at most 6 buttons,
     rating and the portal link kept, every payload one the dialog accepts (`bench/card_bench.py` counts
     the buttons of all cards)."""
-    answers = Answers(app.kb, published=lambda code: True)
+    answers = Answers(app.kb, published=lambda code, journal: True)
     for p in app.kb._current().procs[::5]:
         for aspects in [(), *((a,) for a in ASPECT_TITLES)]:
             reply = answers.card(State(turn=123456789), p.code, aspects)

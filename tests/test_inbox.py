@@ -1,12 +1,14 @@
 """The inbox and the leases, on SQLite and PostgreSQL: stored once, claimed fairly and in order, given back."""
 
+import asyncio
 from datetime import timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from feedback_util import migrated, outbox_rows
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
+from sqlalchemy.exc import IntegrityError
 
 from bot import inbox, leases
 from feedback.tables import metadata as feedback_md
@@ -56,6 +58,49 @@ def test_one_update_per_user_is_claimed_in_order_and_others_go_ahead(factory):
         inbox.finish(factory, c.id)
     assert [c.payload["n"] for c in inbox.claim(factory, 16, LEASE, ["telegram"])] == [1]
     assert inbox.claim(factory, 16, LEASE, ["zalo"]) == []  # only the channels asked for
+
+
+def test_a_user_whose_update_is_in_hand_is_not_claimed_until_its_replies_are_sent(factory):
+    put(factory, "an", 1)
+    put(factory, "an", 2)
+    put(factory, "binh", 1)
+    first = inbox.claim(factory, 16, LEASE, ["telegram"])
+    with factory.begin() as s:
+        inbox.finish_in(s, first[0].id)  # an's turn is saved; its replies are still going out
+    busy = {("telegram", "an")}
+    assert inbox.claim(factory, 16, LEASE, ["telegram"], busy=busy) == []
+    assert [c.update_id for c in inbox.claim(factory, 16, LEASE, ["telegram"])] == ["an-2"]
+
+
+async def test_webhooks_arriving_together_are_stored_in_one_transaction_in_order(factory):
+    writer = inbox.Writer(factory, "telegram")
+    commits = []
+    event.listen(factory.kw["bind"], "commit", lambda conn: commits.append(1))
+    updates = [(f"u-{n}", "an" if n % 2 else "binh", "c", {"n": n}) for n in range(30)]
+    updates.insert(5, updates[3])  # Telegram sent one twice in the burst
+    outcomes = await asyncio.gather(*(writer.store(*u) for u in updates))
+    assert outcomes == ["new"] * 5 + ["duplicate"] + ["new"] * 25
+    assert 1 <= len(commits) <= 2  # the first alone (nothing was gathering yet), then the rest together
+    with factory() as s:
+        stored = list(s.scalars(select(inbox.inbox.c.update_id).order_by(inbox.inbox.c.id)))
+    assert stored == [f"u-{n}" for n in range(30)]
+    assert await writer.store("u-7", "an", "c", {}) == "duplicate"
+
+
+async def test_a_batch_holding_an_update_another_process_stored_meanwhile_is_told_apart(factory, monkeypatch):
+    put(factory, "an", 1)
+    real = inbox._store_batch
+    calls = []
+
+    def unaware_of_the_other_process(factory, channel, updates):
+        calls.append(len(updates))
+        if len(updates) > 1:  # another process committed one of them after this batch looked: the insert fails
+            raise IntegrityError("INSERT INTO inbox", {}, Exception("unique"))
+        return real(factory, channel, updates)
+
+    monkeypatch.setattr(inbox, "_store_batch", unaware_of_the_other_process)
+    got = inbox.store_many(factory, "telegram", [("an-1", "an", "an", {}), ("an-2", "an", "an", {})])
+    assert got == ["duplicate", "new"] and calls == [2, 1, 1]
 
 
 def test_a_claim_of_a_dead_process_comes_back_after_its_lease_and_a_clean_stop_gives_it_back_at_once(factory):

@@ -102,3 +102,13 @@ def test_typo_is_repaired_when_it_forms_a_known_word(kb):
 @pytest.mark.parametrize("junk", ["ậ" * 5000, "\x00\x01\xff" * 300, "khai sinh " * 1000, "<script>alert(1)</script>"])
 def test_junk_input_is_answered_without_error(kb, junk):
     assert kb.search(junk).decision in {"answer", "clarify", "none"}
+
+
+def test_a_question_asked_again_is_answered_from_the_recent_searches_the_same_way(kb):
+    index = kb._current()
+    q = "lam lai can cuoc bi mat het bao nhieu tien"
+    first = index.search(q)
+    hits = index._recent.cache_info().hits
+    assert index.search(q) == first and index._recent.cache_info().hits == hits + 1
+    after = index.search("con giay to gi nua", history=[q])  # another history is another search
+    assert index._recent.cache_info().hits == hits + 1 and after is not first

@@ -229,8 +229,10 @@ class Tracking(Base):
 
     # ---- published answers ---------------------------------------------------------------------
 
-    def has_published(self, code: str) -> bool:
-        return bool(fs.published_answers(self.desk.factory, code, limit=1))
+    def has_published(self, code: str, journal: Journal | None = None) -> bool:
+        """Whether answers were published for the procedure (read on the turn's connection when there is one)."""
+        factory = self.db(journal) if journal is not None else self.desk.factory
+        return bool(fs.published_answers(factory, code, limit=1))
 
     def published(self, state, code: str, journal: Journal) -> list[Reply]:
         rows = fs.published_answers(self.db(journal), code, limit=PUBLISHED_SHOWN)
