@@ -119,7 +119,7 @@ def store_many(factory: sessionmaker, channel: str, updates: list[tuple[str, str
 
 def _store_batch(factory: sessionmaker, channel: str, updates: list[tuple[str, str, str, dict]]) -> list[str]:
     now = utcnow()
-    with factory.begin() as s:
+    with outbox.engine_of(factory).begin() as s:
         known = set(
             s.scalars(
                 select(inbox.c.update_id).where(
@@ -258,8 +258,8 @@ def claim(
     if limit <= 0 or not channels:
         return []
     now = now or utcnow()
-    with factory.begin() as s:
-        q = _CLAIMABLE_LOCKED if s.bind.dialect.name == "postgresql" else _CLAIMABLE
+    with outbox.engine_of(factory).begin() as s:
+        q = _CLAIMABLE_LOCKED if s.dialect.name == "postgresql" else _CLAIMABLE
         params = {"now": now, "channels": list(channels), "busy": list(busy), "limit": limit}
         ids = list(s.scalars(q, params))
         if not ids:

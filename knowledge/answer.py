@@ -39,6 +39,7 @@ FIRST_BUDGET = 520  # characters for one aspect's first part (the card adds the 
 NAME_CLIP = 160  # a procedure name longer than this is shortened on the card
 MORE_CHUNK = 3500  # one message of the rest (Telegram takes 4,096)
 MORE_MESSAGES = 6  # at most this many messages for one "Xem đủ"; beyond, the portal page
+RECENT_PARTS = 8192  # parts of cards kept (the procedures asked about lately)
 
 LIST_MARK = re.compile(r"^(?:[-+*•]\s*)+")
 GLUED_BRACKET = re.compile(r"(\w)\(")
@@ -434,9 +435,31 @@ PARTS = {
 }
 
 
+class _Same:
+    """A procedure as a cache key, by identity: a loaded record is never changed (a new revision loads new ones),
+    and the cache holding the key keeps the record alive, so its id is not reused meanwhile."""
+
+    __slots__ = ("p",)
+
+    def __init__(self, p: Procedure):
+        self.p = p
+
+    def __hash__(self) -> int:
+        return id(self.p)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.p is self.p
+
+
 def part(p: Procedure, aspect: str) -> Part:
-    """One aspect in two parts, money in the Vietnamese format."""
-    got = PARTS[aspect](p)
+    """One aspect in two parts, money in the Vietnamese format (kept for the records answered lately: a card
+    asks for the same part several times, and many citizens ask about the same procedures)."""
+    return _part(_Same(p), aspect)
+
+
+@lru_cache(maxsize=RECENT_PARTS)
+def _part(key: _Same, aspect: str) -> Part:
+    got = PARTS[aspect](key.p)
     return Part(money(got.first), money(got.rest), money(got.whole))
 
 

@@ -46,10 +46,14 @@ async def test_parameters_go_as_a_form_and_files_as_multipart(request_):
 
     runner, base = await serve(handler)
     try:
-        plain = RequestData([RequestParameter.from_input("chat_id", 42), RequestParameter.from_input("text", "Xin chào")])
+        plain = RequestData(
+            [RequestParameter.from_input("chat_id", 42), RequestParameter.from_input("text", "Xin chào")]
+        )
         assert await request_.post(base + TOKEN_PATH, request_data=plain) is True
         upload = InputFile(b"%PDF-1.4 hello", filename="don.pdf", attach=True)
-        with_file = RequestData([RequestParameter.from_input("chat_id", 42), RequestParameter.from_input("document", upload)])
+        with_file = RequestData(
+            [RequestParameter.from_input("chat_id", 42), RequestParameter.from_input("document", upload)]
+        )
         assert await request_.post(base + TOKEN_PATH, request_data=with_file) is True
     finally:
         await runner.cleanup()
