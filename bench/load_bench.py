@@ -260,6 +260,21 @@ def database(kind: str, tmp: Path):
         raise SystemExit(f"error: {e.msg}") from None
 
 
+OPENINGS = ("", "cho hỏi", "dạ cho em hỏi", "xin hỏi", "ad ơi", "chào bạn,", "mình muốn hỏi", "hỏi chút")
+ENDINGS = ("", "ạ", "với ạ", "nhé", "vậy", "ak", "thế nào", "được không")
+
+
+def varied(texts: list[str]) -> list[str]:
+    """Each question with the openings and endings citizens add, all different (`--unique`: no search is asked
+    twice, so the server's recent-search memory never answers)."""
+    return [
+        " ".join(w for w in (opening, text, ending) if w)
+        for ending in ENDINGS
+        for opening in OPENINGS
+        for text in texts
+    ]
+
+
 def questions() -> list[str]:
     """The questions of bench/questions/ a citizen asks first (those with no history)."""
     found = []
@@ -274,7 +289,7 @@ def questions() -> list[str]:
 class Load:
     """Posts updates to the webhook and notes when each was sent and how it was answered."""
 
-    def __init__(self, server: Server, api: TimedAPI, inflight: int):
+    def __init__(self, server: Server, api: TimedAPI, inflight: int, unique: bool = False):
         self.url = server.base + "/telegram/webhook"
         self.api = api
         self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=inflight))
@@ -282,7 +297,8 @@ class Load:
         self.statuses: Counter = Counter()
         self.acked: set[int] = set()
         self.users = itertools.count(random.randrange(10**9, 2 * 10**9, 10**6))
-        self.texts = itertools.cycle(random.Random(12).sample(q := questions(), len(q)))
+        shuffled = random.Random(12).sample(q := questions(), len(q))
+        self.texts = iter(varied(shuffled)) if unique else itertools.cycle(shuffled)
         self.n = itertools.count()
 
     async def post(self, update: dict) -> int | str:
@@ -368,7 +384,7 @@ def doubled(messages: list[tuple[float, dict]]) -> bool:
 
 
 async def run_questions(args, server: Server, api: TimedAPI, profiler: Profiler | None) -> None:
-    load = Load(server, api, args.inflight if args.rate == "max" else 1000)
+    load = Load(server, api, args.inflight if args.rate == "max" else 1000, args.unique)
     try:
         await warm_up(load, args.warmup)
         before, usage = await server.stages(), Usage(server)
@@ -653,6 +669,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0, help="how long updates are posted")
     ap.add_argument("--inflight", type=int, default=64, help="POSTs in flight at --rate max")
     ap.add_argument("--closed", action="store_true", help="--rate max: each of --inflight waits for its answer")
+    ap.add_argument("--unique", action="store_true", help="no question asked twice (openings and endings added)")
     ap.add_argument("--warmup", type=int, default=128, help="questions answered before the clock starts")
     ap.add_argument("--feedback", type=int, default=0, metavar="N", help="N citizens file feedback instead")
     ap.add_argument("--citizens", type=int, default=200, help="feedback: citizens in the dialog at a time")
@@ -666,6 +683,7 @@ def main() -> None:
     else:
         lanes = f" inflight={args.inflight}{' closed' if args.closed else ''}" if args.rate == "max" else ""
         what = f"rate={args.rate if args.rate == 'max' else f'{args.rate:g}'}{lanes} seconds={args.seconds:g}"
+        what += " unique" if args.unique else ""
     print(f"load: db={args.db} workers={args.workers} {what}  code={version()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="load_bench_") as tmp, database(args.db, Path(tmp)) as url:
         server = Server(url, Path(tmp), args.workers)

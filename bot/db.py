@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import threading
 from pathlib import Path
 
 from alembic import command
@@ -12,6 +14,8 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER)\b", re.IGNORECASE)
+WRITE_WAIT = 30.0  # seconds, as SQLite's busy timeout
 POOL_SIZE, POOL_OVERFLOW = 12, 20
 
 
@@ -59,10 +63,49 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
+        _OneWriter(engine)
         return engine
     # Pool: at least as many connections as the worker threads that use them (asyncio's default executor), so
     # none is opened and closed again for each transaction under load (a PostgreSQL connection is a process).
     return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
+
+
+class _OneWriter:
+    """SQLite lets one connection write at a time; the others wait in its busy handler, which sleeps 1, 2, 5 … up
+    to 100 ms between looks, so under load a write waits far longer than the one before it takes. Here this
+    process's connections queue for writing on a lock instead: taken before a connection's first write, given
+    back right after its commit or rollback. One that waits `WRITE_WAIT` goes on without it (SQLite's own busy
+    timeout then applies, as it would without this); other processes are still kept apart by SQLite alone."""
+
+    def __init__(self, engine: Engine):
+        self.lock = threading.Lock()
+        self.holder = None  # the DBAPI connection holding the lock
+        event.listen(engine, "before_cursor_execute", self._before)
+        dialect = engine.dialect
+        for name in ("do_commit", "do_rollback"):
+            setattr(dialect, name, self._then_release(getattr(dialect, name)))
+        # A connection returned to the pool or dropped without either (an error inside the commit) lets go too.
+        event.listen(engine.pool, "checkin", lambda dbapi_conn, _record: self._release(dbapi_conn))
+        event.listen(engine.pool, "invalidate", lambda dbapi_conn, _record, _e: self._release(dbapi_conn))
+
+    def _before(self, conn, _cursor, statement: str, *_args) -> None:
+        raw = conn.connection.dbapi_connection
+        if self.holder is not raw and WRITE.match(statement) and self.lock.acquire(timeout=WRITE_WAIT):
+            self.holder = raw
+
+    def _then_release(self, end):
+        def ended(connection) -> None:
+            try:
+                end(connection)
+            finally:
+                self._release(getattr(connection, "dbapi_connection", connection))
+
+        return ended
+
+    def _release(self, raw) -> None:
+        if raw is not None and self.holder is raw:
+            self.holder = None
+            self.lock.release()
 
 
 def session_factory(engine: Engine) -> sessionmaker:
