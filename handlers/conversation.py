@@ -12,8 +12,9 @@ in arrival order while other users go ahead in parallel threads. A restart, or a
 same database, carries on from the stored state.
 
 Channels served through the inbox (bot/inbox.py) call `record`: the same transaction also writes the replies
-into the outbox, so a turn and its replies are kept together or not at all, and a second handling of the same
-update (after a crash) finds it handled and adds nothing.
+into the outbox and claims for sending those no earlier message holds back (the channel sends them right after
+the commit), so a turn and its replies are kept together or not at all, and a second handling of the same update
+(after a crash) finds it handled and adds nothing.
 """
 
 from __future__ import annotations
