@@ -1,7 +1,7 @@
 """The durable inbox: every update a channel receives is stored here before it is acknowledged (the webhook's
 200, or the next `getUpdates` offset), then processed by whichever process claims it.
 
-- `store` inserts once per (channel, update id); a redelivered update is recognised and not stored again.
+- `store_many` inserts once per (channel, update id); a redelivered update is recognised and not stored again.
   A `Writer` stores what arrives meanwhile in one transaction (a burst of webhooks: one commit per batch).
   A user with `USER_CAP` updates already waiting gets the new one stored as "skipped" (kept, not processed)
   and, once a minute at most, a polite "bạn gửi nhanh quá".
@@ -101,14 +101,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def store(factory: sessionmaker, channel: str, update_id: str, user_id: str, chat_id: str, payload: dict) -> str:
-    """Keep an update before it is acknowledged: "new", "duplicate" (stored before) or "skipped" (its user has
-    `USER_CAP` updates waiting; kept and answered with TOO_FAST at most once a minute)."""
-    return store_many(factory, channel, [(update_id, user_id, chat_id, payload)])[0]
-
-
 def store_many(factory: sessionmaker, channel: str, updates: list[tuple[str, str, str, dict]]) -> list[str]:
-    """`store` for (update id, user id, chat id, payload) items of one channel, in one transaction, in order."""
+    """Keep updates of one channel, (update id, user id, chat id, payload) each, before they are acknowledged, in
+    one transaction, in order. Each is "new", "duplicate" (stored before) or "skipped" (its user has `USER_CAP`
+    updates waiting; kept and answered with TOO_FAST at most once a minute)."""
     try:
         return _store_batch(factory, channel, updates)
     except IntegrityError:  # another process stored one of them meanwhile: one by one, to tell which

@@ -24,7 +24,7 @@ def factory(any_url):
 
 
 def put(factory, user: str, n: int, channel: str = "telegram") -> str:
-    return inbox.store(factory, channel, f"{user}-{n}", user, user, {"n": n, "user": user})
+    return inbox.store_many(factory, channel, [(f"{user}-{n}", user, user, {"n": n, "user": user})])[0]
 
 
 def statuses(factory) -> dict[str, str]:
@@ -42,7 +42,7 @@ def test_migration_matches_the_tables(factory):
 def test_an_update_is_stored_once(factory):
     assert put(factory, "an", 1) == "new"
     assert put(factory, "an", 1) == "duplicate"  # the channel sent it again: no second row
-    assert inbox.store(factory, "zalo", "an-1", "an", "an", {}) == "new"  # another channel's id space
+    assert inbox.store_many(factory, "zalo", [("an-1", "an", "an", {})]) == ["new"]  # another channel's id space
     assert inbox.depth(factory)["count"] == 2
 
 
