@@ -111,7 +111,7 @@ async def test_a_crash_before_delivery_still_delivers_once(fapp, api):
 
 
 async def test_a_blocked_bot_is_a_permanent_failure(fapp, api):
-    channel = await start_channel(fapp, api)
+    channel = await start_channel(fapp, api, outbox_interval=None)  # this test delivers the acknowledgement
     citizen = Chat(api, next(_users))
     try:
         await intake(citizen, api)
