@@ -4,6 +4,8 @@ it sends, and transport failures as PTB's own errors, which never carry the URL 
 import asyncio
 import json
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from aiohttp import web
@@ -25,15 +27,19 @@ async def request_():
     await r.shutdown()
 
 
-async def serve(handler) -> tuple[web.AppRunner, str]:
+@asynccontextmanager
+async def serve(handler) -> AsyncIterator[str]:
+    """A server on 127.0.0.1 answering every POST with `handler`; yields its base URL."""
     app = web.Application()
     app.router.add_post("/{tail:.*}", handler)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    return runner, f"http://127.0.0.1:{port}"
+    try:
+        yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+    finally:
+        await runner.cleanup()
 
 
 async def test_parameters_go_as_a_form_and_files_as_multipart(request_):
@@ -44,8 +50,7 @@ async def test_parameters_go_as_a_form_and_files_as_multipart(request_):
         seen.append({k: (v.file.read() if hasattr(v, "file") else v) for k, v in form.items()})
         return web.json_response({"ok": True, "result": True})
 
-    runner, base = await serve(handler)
-    try:
+    async with serve(handler) as base:
         plain = RequestData(
             [RequestParameter.from_input("chat_id", 42), RequestParameter.from_input("text", "Xin chào")]
         )
@@ -55,8 +60,6 @@ async def test_parameters_go_as_a_form_and_files_as_multipart(request_):
             [RequestParameter.from_input("chat_id", 42), RequestParameter.from_input("document", upload)]
         )
         assert await request_.post(base + TOKEN_PATH, request_data=with_file) is True
-    finally:
-        await runner.cleanup()
     assert seen[0] == {"chat_id": "42", "text": "Xin chào"}
     assert seen[1]["chat_id"] == "42" and b"%PDF-1.4 hello" in [v for v in seen[1].values() if isinstance(v, bytes)]
 
@@ -66,12 +69,9 @@ async def test_a_silent_server_is_timed_out_and_a_closed_port_a_network_error_wi
         await asyncio.sleep(2)
         return web.json_response({"ok": True, "result": True})
 
-    runner, base = await serve(silent)
-    try:
+    async with serve(silent) as base:
         with pytest.raises(TimedOut):
             await request_.post(base + TOKEN_PATH)
-    finally:
-        await runner.cleanup()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -86,9 +86,6 @@ async def test_the_answer_is_read_as_ptb_expects_including_errors(request_):
         body = {"ok": False, "error_code": 429, "description": "Too Many Requests", "parameters": {"retry_after": 3}}
         return web.Response(status=429, text=json.dumps(body), content_type="application/json")
 
-    runner, base = await serve(refused)
-    try:
+    async with serve(refused) as base:
         with pytest.raises(RetryAfter):
             await request_.post(base + TOKEN_PATH)
-    finally:
-        await runner.cleanup()
