@@ -18,9 +18,10 @@ gone); anything else is retried with exponential backoff (2 s, 4 s, 8 s … at m
 postponed message is released at once, so another process that can reach the channel may take it.
 
 Messages to one chat go out in the order they were written: a message waits while an earlier one to the
-same chat waits for a retry or is being sent; a turn's replies (`only`) also wait behind any earlier message
-of the conversation still unsent and any whose retry is due (a notification about an item written by the turn
-may follow its replies: "the acknowledgement comes right after").
+same chat waits for a retry or is being sent, and a pass takes a message only when every earlier one to the chat
+is sent or given up (two processes' passes never send one chat's messages side by side); a turn's replies
+(`only`) also wait behind any earlier message of the conversation still unsent and any whose retry is due (a
+notification about an item written by the turn may follow its replies: "the acknowledgement comes right after").
 
 A message may carry buttons, (label, payload) pairs the sender shows under the text (the 1–5 rating under
 an answer); a dialog reply carries its own (`reply`: buttons with links and rows, the message to edit).
@@ -191,6 +192,18 @@ def _blocked(own: bool):
     )
 
 
+def _unsent_earlier():
+    """An earlier message to the same chat not sent yet (waiting, due or being sent). A pass takes a message only
+    when there is none: two processes that listed the same due messages never send one chat's side by side."""
+    earlier = outbox.alias("earlier")
+    return exists().where(
+        earlier.c.channel == outbox.c.channel,
+        earlier.c.chat_id == outbox.c.chat_id,
+        earlier.c.id < outbox.c.id,
+        earlier.c.status.in_(("pending", "sending")),
+    )
+
+
 _CLAIMED = (
     outbox.c.id,
     outbox.c.channel,
@@ -211,7 +224,7 @@ _CLAIM_OWN = (
 )
 _CLAIM = (
     update(outbox)
-    .where(outbox.c.id == bindparam("msg_id"), _due())
+    .where(outbox.c.id == bindparam("msg_id"), _due(), ~_unsent_earlier())
     .values(status="sending", lease_until=bindparam("until"))
     .returning(*_CLAIMED)
 )

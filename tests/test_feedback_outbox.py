@@ -106,6 +106,22 @@ async def test_messages_to_one_chat_keep_their_order(factory):
     assert outbox.pending_count(factory) == 0
 
 
+def test_two_workers_never_send_one_chats_messages_side_by_side(any_url):
+    engine, factory = migrated(any_url)
+    code = file_item(factory).code
+    fs.claim(factory, code, "lan.tt", now=MONDAY)  # a second message to the same chat ("đang được xử lý")
+    first, second = (m.id for m in outbox_rows(factory, code))
+    assert outbox._due_ids(factory, MONDAY, 50) == [first, second]  # worker B lists both …
+    assert outbox._claim(factory, first, MONDAY) is not None  # … worker A takes the first and is sending it
+    assert outbox._claim(factory, second, MONDAY) is None  # B may not send the second meanwhile
+    outbox._finish(factory, first, {"status": "pending", "lease_until": None})  # A's send failed: due again
+    assert outbox._claim(factory, second, MONDAY) is None  # still behind the first
+    assert outbox._claim(factory, first, MONDAY) is not None
+    outbox._finish(factory, first, {"status": "sent", "lease_until": None})
+    assert outbox._claim(factory, second, MONDAY) is not None  # the first is sent: now the second
+    engine.dispose()
+
+
 async def test_batches_send_each_message_once(factory):
     for n in range(5):
         file_item(factory, citizen=fs.Citizen("zalo", f"u{n}", f"c{n}"), content=CONTENT + f" Số {n}.")
