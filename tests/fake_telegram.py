@@ -106,8 +106,11 @@ class FakeBotAPI:
         if request.match_info["token"] != self.token:
             return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
         method = request.match_info["method"]
-        form = await request.post() if request.body_exists else {}
-        params = {k: (v if k in STRING_PARAMS else _json(v)) for k, v in form.items()}
+        if request.content_type == "application/json":  # the Bot API takes a JSON body or a form
+            params = await request.json()
+        else:
+            form = await request.post() if request.body_exists else {}
+            params = {k: (v if k in STRING_PARAMS else _json(v)) for k, v in form.items()}
         fault = self._fault(method)
         if fault is not None and fault.status:
             async with self._changed:

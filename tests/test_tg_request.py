@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 from aiohttp import web
-from telegram import InputFile
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.error import NetworkError, RetryAfter, TimedOut
 from telegram.request import RequestData
 from telegram.request._requestparameter import RequestParameter
@@ -42,17 +42,25 @@ async def serve(handler) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-async def test_parameters_go_as_a_form_and_files_as_multipart(request_):
+async def test_parameters_go_as_json_and_files_as_multipart(request_):
     seen = []
 
     async def handler(request: web.Request) -> web.Response:
-        form = await request.post()
-        seen.append({k: (v.file.read() if hasattr(v, "file") else v) for k, v in form.items()})
+        if request.content_type == "application/json":
+            seen.append(await request.json())
+        else:
+            form = await request.post()
+            seen.append({k: (v.file.read() if hasattr(v, "file") else v) for k, v in form.items()})
         return web.json_response({"ok": True, "result": True})
 
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Lệ phí", callback_data="a:1:fee")]])
     async with serve(handler) as base:
         plain = RequestData(
-            [RequestParameter.from_input("chat_id", 42), RequestParameter.from_input("text", "Xin chào")]
+            [
+                RequestParameter.from_input("chat_id", 42),
+                RequestParameter.from_input("text", "Xin chào"),
+                RequestParameter.from_input("reply_markup", keyboard),
+            ]
         )
         assert await request_.post(base + TOKEN_PATH, request_data=plain) is True
         upload = InputFile(b"%PDF-1.4 hello", filename="don.pdf", attach=True)
@@ -60,7 +68,12 @@ async def test_parameters_go_as_a_form_and_files_as_multipart(request_):
             [RequestParameter.from_input("chat_id", 42), RequestParameter.from_input("document", upload)]
         )
         assert await request_.post(base + TOKEN_PATH, request_data=with_file) is True
-    assert seen[0] == {"chat_id": "42", "text": "Xin chào"}
+    # JSON as the Bot API reads it: numbers as numbers, the keyboard an object, Vietnamese as is
+    assert seen[0] == {
+        "chat_id": 42,
+        "text": "Xin chào",
+        "reply_markup": {"inline_keyboard": [[{"text": "Lệ phí", "callback_data": "a:1:fee"}]]},
+    }
     assert seen[1]["chat_id"] == "42" and b"%PDF-1.4 hello" in [v for v in seen[1].values() if isinstance(v, bytes)]
 
 
