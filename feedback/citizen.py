@@ -26,7 +26,7 @@ from feedback.model import (
     Status,
 )
 from feedback.outbox import utcnow
-from feedback.records import add_audit, queue_name, transition, utc
+from feedback.records import add_audit, queue_name, reading, transition, utc
 from feedback.redact import redact
 from feedback.tables import (
     attachments,
@@ -61,7 +61,7 @@ def _load_owned(s: Session, code: str, citizen: Citizen) -> Row:
 
 def awaiting_info(factory: sessionmaker, citizen: Citizen) -> list[str]:
     """Codes of this user's items waiting for their reply (the dialog attaches the next message to it)."""
-    with factory() as s:
+    with reading(factory) as s:
         return list(
             s.scalars(
                 select(items.c.code)
@@ -249,7 +249,7 @@ def my_items(factory: sessionmaker, citizen: Citizen) -> list[Status]:
 def published_answers(factory: sessionmaker, procedure_code: str, limit: int = 5) -> list[dict]:
     """Published results for a procedure, newest first: kind, the redacted question and answer, the date.
     Never the tracking code: with it, another chat could start guessing the sender's phone digits."""
-    with factory() as s:
+    with reading(factory) as s:
         rows = s.execute(
             select(items.c.kind, items.c.public_content, items.c.public_answer, items.c.published_at)
             .where(items.c.procedure_code == procedure_code, items.c.state.in_(("published", "closed")))

@@ -10,11 +10,12 @@ finds the version gone; on PostgreSQL the row lock does the same). Logs carry id
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.orm import Session, sessionmaker
 
 from feedback import attachments as files
@@ -68,6 +69,19 @@ def note_text(value: str | None, what: str, required: bool = False, vi: str = "n
         too_long = f"{vi[:1].upper()}{vi[1:]} dài quá {num(MAX_NOTE_CHARS)} ký tự."
         raise FeedbackError(f"{what}: at most {MAX_NOTE_CHARS} characters", too_long)
     return s or None
+
+
+@contextmanager
+def reading(factory: sessionmaker) -> Iterator[Session | Connection]:
+    """Where a read-only operation runs its queries: a factory of sessions on one open connection (a dialog
+    turn's, exposed as `conn`) gives that connection as is, since a read needs no savepoint of its own; any
+    other gives a new Session."""
+    conn = getattr(factory, "conn", None)
+    if conn is not None:
+        yield conn
+        return
+    with factory() as s:
+        yield s
 
 
 def load_item(s: Session, code: str) -> Row:

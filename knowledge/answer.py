@@ -471,7 +471,14 @@ def header(p: Procedure) -> str:
 
 
 def overview(p: Procedure) -> str:
-    """The card when no aspect was asked: how many documents and which forms, fee, time, place."""
+    """The card when no aspect was asked: how many documents and which forms, fee, time, place (kept for the
+    records answered lately, like the parts)."""
+    return _overview(_Same(p))
+
+
+@lru_cache(maxsize=RECENT_PARTS)
+def _overview(key: _Same) -> str:
+    p = key.p
     lines = []
     if p.documents:
         kinds = _doc_kinds(p)
