@@ -142,11 +142,11 @@ def _dispatch(args: argparse.Namespace, settings) -> int:
         chat(app.conversations, user=user, deliver=_console_delivery(app), echo=not sys.stdin.isatty())
         return 0
     if args.cmd == "run":
-        from bot.serve import run_workers, serve
+        from bot.serve import run_process, run_workers
 
         if args.workers > 1:
             return run_workers(args.workers, settings)
-        asyncio.run(serve(app, reuse_port=args.worker))
+        run_process(app, reuse_port=args.worker)
         return 0
     if args.cmd == "demo":
         return _demo(app)

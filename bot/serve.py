@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import shutil
@@ -106,6 +107,19 @@ async def serve(
                 await channel.stop()
         await runner.cleanup()
         log.info("stopped")
+
+
+def run_process(app: App, reuse_port: bool = False) -> None:
+    """Serve in this process until SIGTERM/SIGINT, on uvloop's event loop (libuv: the loop's own work costs a
+    fraction of asyncio's, measured in bench/load_bench.py). What is loaded by then (the knowledge base and its
+    search index, most of the process's objects) lives as long as the process: it is frozen out of the
+    garbage collector, whose every full pass would otherwise walk it again (some 120 ms a pass)."""
+    import uvloop
+
+    len(app.kb)
+    gc.freeze()
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(serve(app, reuse_port=reuse_port))
 
 
 def _on_signals(stop: asyncio.Event) -> None:
