@@ -31,12 +31,17 @@ class App:
 
     def upkeep(self) -> None:
         """Housekeeping the background worker runs now and then: files of abandoned drafts, old lookup
-        attempts, knowledge-base imports never applied, processed updates."""
+        attempts, knowledge-base imports never applied, processed updates, a channel's log of chats (the web
+        chat's) older than the conversation's memory."""
         if self.dialog.feedback is not None:
             sweep_uploads(self.dialog.feedback.desk, self.engine, self.conversations.context_ttl)
         guard.prune(self.factory)
         imports.sweep(self.factory, self.settings.data_dir)
         inbox.prune(self.factory)
+        before = inbox.utcnow() - self.conversations.context_ttl
+        for transcript in self.conversations.transcripts.values():
+            with self.engine.begin() as conn:
+                transcript.prune(conn, before)
 
 
 def build(settings: Settings, prepare: bool = True) -> App:

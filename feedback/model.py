@@ -236,17 +236,18 @@ class MyData:
     consents: list[dict] = field(default_factory=list)
     uploads: int = 0  # files sent to a draft or a reply not yet submitted
     questions: int = 0  # recent questions the conversation keeps (the dialog fills this in)
+    transcript: int = 0  # messages of the chat a channel keeps to show again (the web chat; the dialog too)
 
     @property
     def empty(self) -> bool:
-        return not (self.items or self.consents or self.uploads or self.questions)
+        return not (self.items or self.consents or self.uploads or self.questions or self.transcript)
 
     @property
     def erasable(self) -> bool:
         """Anything left that an erasure would remove (an erased item and a withdrawn consent are kept as
         records without personal data)."""
         live = [it for it in self.items if not it["erased"]] + [c for c in self.consents if not c["withdrawn_on"]]
-        return bool(live or self.uploads or self.questions)
+        return bool(live or self.uploads or self.questions or self.transcript)
 
     def text(self) -> str:
         if self.empty:
@@ -256,6 +257,11 @@ class MyData:
             lines.append(
                 f"• {self.questions} câu hỏi gần đây trong cuộc trò chuyện (để hiểu câu hỏi tiếp theo; "
                 "tự xóa sau 24 giờ không nhắn tin)"
+            )
+        if self.transcript:
+            lines.append(
+                f"• {self.transcript} tin nhắn trong lịch sử trò chuyện trên trang (để hiện lại khi bạn mở lại trang; "
+                "tự xóa sau 24 giờ)"
             )
         if self.uploads:
             lines.append(f"• {self.uploads} tệp đã gửi cho phản ánh, kiến nghị đang soạn (chưa gửi đi)")

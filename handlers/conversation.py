@@ -86,6 +86,8 @@ class Conversations:
         self.context_ttl = context_ttl
         self._locks = _KeyedLocks()
         self._handled = 0
+        # channels that keep a chat's messages themselves (the web chat), by channel name
+        self.transcripts: dict[str, store.Transcript] = {}
 
     async def handle(self, msg: Incoming) -> list[Reply]:
         """The replies to one message, after every earlier message of the same user; [] for a duplicate."""
@@ -164,7 +166,8 @@ class Conversations:
             state = State.from_json(row.state if row is not None else None)
             if row is not None and store.aware(row.updated_at) < store.now() - self.context_ttl:
                 state.forget_context()
-            replies = self.dialog.respond(state, msg, store.Journal(conn, msg.channel, msg.user_id, msg.chat_id))
+            journal = store.Journal(conn, msg.channel, msg.user_id, msg.chat_id, self.transcripts.get(msg.channel))
+            replies = self.dialog.respond(state, msg, journal)
             version = store.save(conn, row, msg.channel, msg.user_id, msg.chat_id, state.to_json())
             queued: list[int] = []
             claimed: list = []

@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import (
     JSON,
@@ -127,15 +128,42 @@ class ConnectionSessions:
             yield s
 
 
+class Transcript(Protocol):
+    """A channel's own log of a chat's messages (the web chat's, which the page shows again), reached by the
+    citizen's data rights and by the app's housekeeping."""
+
+    def count(self, conn: Connection, user_id: str) -> int: ...
+
+    def erase(self, conn: Connection, user_id: str) -> int: ...
+
+    def prune(self, conn: Connection, before: datetime) -> int: ...
+
+
 class Journal:
     """What a dialog turn records besides its state, in the turn's own transaction."""
 
-    def __init__(self, conn: Connection | None, channel: str, user_id: str = "", chat_id: str = ""):
+    def __init__(
+        self,
+        conn: Connection | None,
+        channel: str,
+        user_id: str = "",
+        chat_id: str = "",
+        transcript: Transcript | None = None,
+    ):
         self.conn = conn
         self.channel = channel
         self.user_id = user_id
         self.chat_id = chat_id
         self.sessions = ConnectionSessions(conn) if conn is not None else None
+        self.transcript = transcript if conn is not None else None
+
+    def transcript_messages(self) -> int:
+        """How many messages of this chat the channel keeps in its own log (0 where it keeps none)."""
+        return self.transcript.count(self.conn, self.user_id) if self.transcript is not None else 0
+
+    def erase_transcript(self) -> int:
+        """Delete the channel's own log of this chat; how many messages went."""
+        return self.transcript.erase(self.conn, self.user_id) if self.transcript is not None else 0
 
     def rating(self, code: str, helpful: bool) -> None:
         if self.conn is not None:

@@ -7,16 +7,20 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+from datetime import timedelta
 
 import pytest
 from aiohttp import FormData
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from fake_telegram import WAIT
-from feedback_util import feedback_sender, feedback_up_to_files
+from feedback_util import feedback_sender, feedback_up_to_files, migrated
 from sqlalchemy import func, select
 from webchat_util import PNG, Visitor, WebChatServed
 
 from bot import inbox
 from channels.webchat import channel as wc
+from channels.webchat import tables as wc_tables
 from feedback import service as fs
 from handlers.pakn.intake import FILE_RECEIVED
 
@@ -244,6 +248,41 @@ async def test_feedback_with_a_photo_uploaded_by_the_browser(served):
 
 
 # ---- the page and the widget -----------------------------------------------------------------------------------
+
+
+async def test_the_log_is_shown_in_my_data_erased_on_request_and_kept_no_longer_than_a_day(served):
+    v = Visitor(served)
+    await v.say("Tôi là Nguyễn Văn An, số 0912345678, hỏi thủ tục đăng ký khai tử")
+    other = Visitor(served)
+    await other.say("lệ phí khai sinh")
+    mine = await v.say("/dulieucuatoi")
+    kept = len(await v.messages()) - 1  # this reply is logged after it was written
+    assert f"{kept} tin nhắn trong lịch sử trò chuyện trên trang" in mine["text"]
+    ask = await v.say("/xoadulieu")
+    assert "lịch sử trò chuyện" in ask["text"]
+    done = await v.press("Xóa dữ liệu của tôi", ask)
+    assert "lịch sử trò chuyện lưu trên trang" in done["text"]
+    assert [m["text"] for m in await v.messages()] == [done["text"]]  # the confirmation only: the rest is gone
+    assert "0912345678" not in json.dumps(await v.messages(), ensure_ascii=False)
+    assert len(await other.messages()) == 2  # another session keeps its log
+
+    day_ago = inbox.utcnow() - served.app.conversations.context_ttl
+    with served.app.factory.begin() as s:  # the other session's messages are a day old, plus a second
+        s.execute(
+            wc.messages.update()
+            .where(wc.messages.c.session_id == other.session)
+            .values(created_at=day_ago - timedelta(seconds=1))
+        )
+    served.app.upkeep()
+    assert await other.messages() == [] and [m["text"] for m in await v.messages()] == [done["text"]]
+
+
+def test_the_migrations_make_the_tables_as_declared(any_url):
+    engine, _ = migrated(any_url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), wc_tables.metadata)
+    engine.dispose()
+    assert [x for x in diff if any(f"'{t}'" in repr(x) for t in wc_tables.metadata.tables)] == []
 
 
 async def test_the_page_has_its_own_csp_and_the_widget_is_a_small_file(served):

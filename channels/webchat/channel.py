@@ -32,12 +32,12 @@ import logging
 import re
 import secrets
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Connection, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from bot import inbox, metrics
@@ -96,6 +96,21 @@ class Hub:
         changed.set()
 
 
+class Log:
+    """The session logs as the dialog's data rights and the app's housekeeping reach them (`Transcript`): the
+    citizen sees how many messages are kept and erases them with the rest of their data; the app's upkeep deletes
+    those older than the conversation's memory (24 hours: CONTEXT_TTL)."""
+
+    def count(self, conn: Connection, user_id: str) -> int:
+        return int(conn.scalar(select(func.count()).where(messages.c.session_id == user_id)) or 0)
+
+    def erase(self, conn: Connection, user_id: str) -> int:
+        return conn.execute(delete(messages).where(messages.c.session_id == user_id)).rowcount
+
+    def prune(self, conn: Connection, before: datetime) -> int:
+        return conn.execute(delete(messages).where(messages.c.created_at < before)).rowcount
+
+
 def message_json(row: Any) -> dict:
     return {"id": row.id, "from": row.sender, "text": row.text, "buttons": row.buttons}
 
@@ -142,6 +157,7 @@ class WebChatChannel(InboxChannel):
 
     def __init__(self, app: App, dispatcher: Dispatcher, outbox_wake: asyncio.Event | None = None):
         super().__init__(app, dispatcher, outbox_wake)
+        app.conversations.transcripts[CHANNEL] = Log()
         self.hub = Hub()
         base = self.settings.public_base_url.rstrip("/")
         self.origins = {_origin(o) for o in self.settings.chat_origins} | ({_origin(base)} if base else set())

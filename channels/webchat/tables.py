@@ -17,7 +17,8 @@ messages = Table(
     Column("text", Text, nullable=False),
     Column("buttons", JSON, nullable=False),  # [{"label", "payload"} | {"label", "url"}]
     Column("outbox_id", Integer, nullable=True, unique=True),  # a delivered reply is stored once
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    sqlite_autoincrement=True,  # the browser reads after the last id it has: an id is never given twice
 )
 
 files = Table(

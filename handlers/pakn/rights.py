@@ -10,9 +10,9 @@ from handlers.store import Journal
 
 ERASE_ASK = (
     "Bạn có chắc muốn xóa dữ liệu cá nhân của mình: họ tên, địa chỉ, số điện thoại, thư điện tử và tệp đính kèm "
-    "trong các phản ánh, kiến nghị đã gửi từ tài khoản này, bản nháp đang soạn cùng các tệp đã gửi, và các câu hỏi "
-    "gần đây trong cuộc trò chuyện? Nội dung phản ánh đã gửi được giữ lại ở dạng ẩn danh. Sau khi xóa, cơ quan "
-    "không thể liên hệ hay gửi kết quả cho bạn qua trợ lý nữa; việc này không thể hoàn tác."
+    "trong các phản ánh, kiến nghị đã gửi từ tài khoản này, bản nháp đang soạn cùng các tệp đã gửi, các câu hỏi "
+    "gần đây và lịch sử trò chuyện mà hệ thống lưu? Nội dung phản ánh đã gửi được giữ lại ở dạng ẩn danh. Sau khi "
+    "xóa, cơ quan không thể liên hệ hay gửi kết quả cho bạn qua trợ lý nữa; việc này không thể hoàn tác."
 )
 ERASE_NOTHING = "Hệ thống không lưu thông tin cá nhân nào của bạn."
 ERASE_NOTHING_LEFT = (
@@ -23,6 +23,7 @@ ERASED = "Đã xóa dữ liệu cá nhân của bạn: {what}."
 ERASED_ITEMS = "thông tin người gửi trong {n} phản ánh, kiến nghị (sự đồng ý xử lý dữ liệu đã được rút lại)"
 ERASED_DRAFT = "bản nháp và các tệp chưa gửi"
 ERASED_QUESTIONS = "các câu hỏi gần đây trong cuộc trò chuyện"
+ERASED_TRANSCRIPT = "lịch sử trò chuyện lưu trên trang"
 ERASE_KEPT = "Đã hủy yêu cầu xóa; dữ liệu của bạn được giữ nguyên."
 DRAFT_NOTE = "\nBạn đang soạn dở một phản ánh, kiến nghị (bản nháp); gõ /huy để xóa bản nháp."
 
@@ -31,6 +32,7 @@ class Rights(Base):
     def _my_data(self, state, journal: Journal) -> fs.MyData:
         data = fs.my_data(self.db(journal), self.citizen(journal))
         data.questions = len(state.turns)
+        data.transcript = journal.transcript_messages()
         return data
 
     def my_data(self, state, journal: Journal) -> list[Reply]:
@@ -72,6 +74,8 @@ class Rights(Base):
             what.append(ERASED_DRAFT)
         if data.questions:
             what.append(ERASED_QUESTIONS)
+        if journal.erase_transcript():
+            what.append(ERASED_TRANSCRIPT)
         state.forget_context()  # the draft, the recent questions, the cards and lists offered
         state.outcome = "data:erased"
         return [Reply(ERASED.format(what="; ".join(what) or ERASED_DRAFT))]
