@@ -236,7 +236,7 @@ class MyData:
     consents: list[dict] = field(default_factory=list)
     uploads: int = 0  # files sent to a draft or a reply not yet submitted
     questions: int = 0  # recent questions the conversation keeps (the dialog fills this in)
-    transcript: int = 0  # messages of the chat a channel keeps to show again (the web chat; the dialog too)
+    transcript: int = 0  # messages a channel keeps to show the chat again (the web chat; the dialog fills this in)
 
     @property
     def empty(self) -> bool:
