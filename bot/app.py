@@ -10,7 +10,7 @@ from sqlalchemy.orm import sessionmaker
 
 from bot import db, inbox, metrics
 from bot.settings import Settings
-from feedback import guard
+from feedback import guard, outbox
 from handlers.conversation import Conversations
 from handlers.dialog import Dialog
 from handlers.pakn import Desk, sweep_uploads
@@ -31,13 +31,14 @@ class App:
 
     def upkeep(self) -> None:
         """Housekeeping the background worker runs now and then: files of abandoned drafts, old lookup
-        attempts, knowledge-base imports never applied, processed updates, a channel's log of chats (the web
-        chat's) older than the conversation's memory."""
+        attempts, knowledge-base imports never applied, processed updates, delivered messages about no item, a
+        channel's log of chats (the web chat's) older than the conversation's memory."""
         if self.dialog.feedback is not None:
             sweep_uploads(self.dialog.feedback.desk, self.engine, self.conversations.context_ttl)
         guard.prune(self.factory)
         imports.sweep(self.factory, self.settings.data_dir)
         inbox.prune(self.factory)
+        outbox.prune(self.factory)
         before = inbox.utcnow() - self.conversations.context_ttl
         for transcript in self.conversations.transcripts.values():
             with self.engine.begin() as conn:

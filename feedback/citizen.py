@@ -25,7 +25,7 @@ from feedback.model import (
     PhoneDigitsRequired,
     Status,
 )
-from feedback.outbox import utcnow
+from feedback.outbox import FINISHED, utcnow
 from feedback.records import add_audit, queue_name, reading, transition, utc
 from feedback.redact import redact
 from feedback.tables import (
@@ -317,7 +317,8 @@ def erase_my_data(
 ) -> int:
     """Erase the personal fields of every item the user filed, after the user confirmed: name, address,
     phone, e-mail, chat ids and attachments go; the content and the citizen's replies stay with personal
-    data replaced; consents are marked withdrawn. Audited. Returns how many items were anonymised."""
+    data replaced; consents are marked withdrawn; the chat's delivered dialog replies are deleted. Audited.
+    Returns how many items were anonymised."""
     if not confirmed:
         raise ValueError("erase_my_data needs the user's explicit confirmation")
     now = now or utcnow()
@@ -375,6 +376,16 @@ def erase_my_data(
                 consents.c.withdrawn_at.is_(None),
             )
             .values(withdrawn_at=now)
+        )
+        # The chat's delivered replies (a form's summary quotes the name and phone typed); an item's messages went
+        # with the item above, and what is still to be sent (this erasure's confirmation included) stays.
+        s.execute(
+            delete(outbox).where(
+                outbox.c.item_id.is_(None),
+                outbox.c.channel == citizen.channel,
+                outbox.c.chat_id == str(citizen.chat_id),
+                outbox.c.status.in_(FINISHED),
+            )
         )
         drafts = uploads.discard(s, data_dir, citizen) if data_dir is not None else 0
         # Files stored before each upload had a name of its own could be shared by two items.

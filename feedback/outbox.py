@@ -35,7 +35,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, C
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, and_, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, exists, func, insert, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -47,6 +47,8 @@ RETRY_BASE = timedelta(seconds=2)
 RETRY_MAX = timedelta(hours=1)
 MAX_ATTEMPTS = 20  # about 10 hours of retries
 LEASE = timedelta(minutes=2)  # longer than a send may take (the channels' read timeouts are 30 s a part)
+KEEP_FINISHED = timedelta(days=7)  # a message about no item, sent or given up, is deleted after this
+FINISHED = ("sent", "failed")
 WRITE_ATTEMPTS = 3  # a message's new state is written again after the database connection dropped
 
 Buttons = Sequence[tuple[str, str]]  # (label, payload) under a message, e.g. the 1–5 rating of an answer
@@ -387,6 +389,19 @@ def _after_failure(e: Exception, attempts: int, now: datetime) -> tuple[dict, st
         "next_attempt_at": now + backoff(attempts),
     }
     return values, "retry"
+
+
+def prune(factory: sessionmaker, keep: timedelta = KEEP_FINISHED, now: datetime | None = None) -> int:
+    """Delete the messages about no item (dialog replies, notices) sent or given up over `keep` ago: their
+    delivery is over, and a reply may quote what the citizen typed (a form's summary). An item's messages stay
+    with its record."""
+    before = (now or utcnow()) - keep
+    with engine_of(factory).begin() as s:
+        return s.execute(
+            delete(outbox).where(
+                outbox.c.item_id.is_(None), outbox.c.status.in_(FINISHED), outbox.c.created_at < before
+            )
+        ).rowcount
 
 
 def pending_count(factory: sessionmaker) -> int:

@@ -122,6 +122,20 @@ def test_two_workers_never_send_one_chats_messages_side_by_side(any_url):
     engine.dispose()
 
 
+def test_finished_messages_about_no_item_are_deleted_after_a_week(factory):
+    code = file_item(factory).code  # its acknowledgement: a message of the item's record
+    with outbox.engine_of(factory).begin() as s:
+        for text in ("sent", "failed", "pending"):  # dialog replies to the same chat
+            msg_id = outbox.enqueue(s, channel="telegram", chat_id="1001", text=text, key=text, now=MONDAY)
+            s.execute(outbox.outbox.update().where(outbox.outbox.c.id == msg_id).values(status=text))
+    ack = outbox_rows(factory, code)[0].id
+    outbox._finish(factory, ack, {"status": "sent", "lease_until": None})
+    assert outbox.prune(factory, now=MONDAY + outbox.KEEP_FINISHED - timedelta(seconds=1)) == 0
+    assert outbox.prune(factory, now=MONDAY + outbox.KEEP_FINISHED + timedelta(seconds=1)) == 2
+    assert [(m.text, m.status) for m in outbox_rows(factory) if m.item_id is None] == [("pending", "pending")]
+    assert [m.id for m in outbox_rows(factory, code)] == [ack]
+
+
 async def test_batches_send_each_message_once(factory):
     for n in range(5):
         file_item(factory, citizen=fs.Citizen("zalo", f"u{n}", f"c{n}"), content=CONTENT + f" Số {n}.")

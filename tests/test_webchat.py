@@ -21,6 +21,7 @@ from webchat_util import PNG, Visitor, WebChatServed
 from bot import inbox
 from channels.webchat import channel as wc
 from channels.webchat import tables as wc_tables
+from feedback import outbox
 from feedback import service as fs
 from handlers.pakn.intake import FILE_RECEIVED
 
@@ -263,6 +264,10 @@ async def test_the_log_is_shown_in_my_data_erased_on_request_and_kept_no_longer_
     done = await v.press("Xóa dữ liệu của tôi", ask)
     assert "lịch sử trò chuyện lưu trên trang" in done["text"]
     assert [m["text"] for m in await v.messages()] == [done["text"]]  # the confirmation only: the rest is gone
+    with served.app.factory() as s:  # and of the replies delivered to the chat, only the confirmation is kept
+        kept = list(s.scalars(select(outbox.outbox.c.text).where(outbox.outbox.c.chat_id == v.session)))
+        others = s.scalar(select(func.count()).where(outbox.outbox.c.chat_id == other.session))
+    assert kept == [done["text"]] and others == 1  # the other session's one answer stays
     assert "0912345678" not in json.dumps(await v.messages(), ensure_ascii=False)
     assert len(await other.messages()) == 2  # another session keeps its log
 
