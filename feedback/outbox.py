@@ -49,6 +49,7 @@ MAX_ATTEMPTS = 20  # about 10 hours of retries
 LEASE = timedelta(minutes=2)  # longer than a send may take (the channels' read timeouts are 30 s a part)
 KEEP_FINISHED = timedelta(days=7)  # a message about no item, sent or given up, is deleted after this
 FINISHED = ("sent", "failed")
+UNSENT = ("pending", "sending")
 WRITE_ATTEMPTS = 3  # a message's new state is written again after the database connection dropped
 
 Buttons = Sequence[tuple[str, str]]  # (label, payload) under a message, e.g. the 1–5 rating of an answer
@@ -170,9 +171,22 @@ def _due(own: bool = False):
     return due
 
 
+_EARLIER = outbox.alias("earlier")
+
+
+def _earlier_to_chat(condition):
+    """An earlier message to the same chat for which `condition` (on `_EARLIER`) holds."""
+    return exists().where(
+        _EARLIER.c.channel == outbox.c.channel,
+        _EARLIER.c.chat_id == outbox.c.chat_id,
+        _EARLIER.c.id < outbox.c.id,
+        condition,
+    )
+
+
 def _blocked(own: bool):
     """An earlier message to the same chat holds this one back: one waiting for its retry or being sent."""
-    earlier = outbox.alias("earlier")
+    earlier = _EARLIER
     waiting = or_(
         and_(earlier.c.status == "pending", earlier.c.next_attempt_at > _NOW),
         and_(earlier.c.status == "sending", earlier.c.lease_until > _NOW),
@@ -184,26 +198,14 @@ def _blocked(own: bool):
         untried_notice = and_(
             earlier.c.item_id.is_not(None), earlier.c.status == "pending", earlier.c.last_error.is_(None)
         )
-        unsent = earlier.c.status.in_(("pending", "sending"))
+        unsent = earlier.c.status.in_(UNSENT)
         waiting = or_(waiting, and_(unsent, ~untried_notice, earlier.c.id.not_in(_IDS)))
-    return exists().where(
-        earlier.c.channel == outbox.c.channel,
-        earlier.c.chat_id == outbox.c.chat_id,
-        earlier.c.id < outbox.c.id,
-        waiting,
-    )
+    return _earlier_to_chat(waiting)
 
 
-def _unsent_earlier():
-    """An earlier message to the same chat not sent yet (waiting, due or being sent). A pass takes a message only
-    when there is none: two processes that listed the same due messages never send one chat's side by side."""
-    earlier = outbox.alias("earlier")
-    return exists().where(
-        earlier.c.channel == outbox.c.channel,
-        earlier.c.chat_id == outbox.c.chat_id,
-        earlier.c.id < outbox.c.id,
-        earlier.c.status.in_(("pending", "sending")),
-    )
+# A pass takes a message only when no earlier one to its chat is unsent (waiting, due or being sent): two
+# processes that listed the same due messages never send one chat's side by side.
+_UNSENT_EARLIER = _earlier_to_chat(_EARLIER.c.status.in_(UNSENT))
 
 
 _CLAIMED = (
@@ -226,7 +228,7 @@ _CLAIM_OWN = (
 )
 _CLAIM = (
     update(outbox)
-    .where(outbox.c.id == bindparam("msg_id"), _due(), ~_unsent_earlier())
+    .where(outbox.c.id == bindparam("msg_id"), _due(), ~_UNSENT_EARLIER)
     .values(status="sending", lease_until=bindparam("until"))
     .returning(*_CLAIMED)
 )
@@ -406,14 +408,14 @@ def prune(factory: sessionmaker, keep: timedelta = KEEP_FINISHED, now: datetime 
 
 def pending_count(factory: sessionmaker) -> int:
     with factory() as s:
-        return s.scalar(select(func.count()).select_from(outbox).where(outbox.c.status.in_(("pending", "sending"))))
+        return s.scalar(select(func.count()).select_from(outbox).where(outbox.c.status.in_(UNSENT)))
 
 
 def unsent(factory: sessionmaker, ids: Collection[int]) -> int:
     """How many of `ids` are still waiting or being sent."""
     with factory() as s:
         return s.scalar(
-            select(func.count()).where(outbox.c.id.in_(list(ids)), outbox.c.status.in_(("pending", "sending")))
+            select(func.count()).where(outbox.c.id.in_(list(ids)), outbox.c.status.in_(UNSENT))
         )
 
 
@@ -421,7 +423,7 @@ def depth(factory: sessionmaker) -> dict[str, float]:
     """Messages waiting (pending or sending) and the age in seconds of the oldest one."""
     with factory() as s:
         n, oldest = s.execute(
-            select(func.count(), func.min(outbox.c.created_at)).where(outbox.c.status.in_(("pending", "sending")))
+            select(func.count(), func.min(outbox.c.created_at)).where(outbox.c.status.in_(UNSENT))
         ).one()
     if oldest is None:
         return {"count": n, "oldest_seconds": 0.0}
