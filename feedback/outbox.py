@@ -47,7 +47,7 @@ RETRY_BASE = timedelta(seconds=2)
 RETRY_MAX = timedelta(hours=1)
 MAX_ATTEMPTS = 20  # about 10 hours of retries
 LEASE = timedelta(minutes=2)  # longer than a send may take (the channels' read timeouts are 30 s a part)
-KEEP_FINISHED = timedelta(days=7)  # a message about no item, sent or given up, is deleted after this
+KEEP_FINISHED = timedelta(days=7)  # a message about no item is deleted this long after it was written, once sent
 FINISHED = ("sent", "failed")
 UNSENT = ("pending", "sending")
 WRITE_ATTEMPTS = 3  # a message's new state is written again after the database connection dropped
@@ -394,9 +394,9 @@ def _after_failure(e: Exception, attempts: int, now: datetime) -> tuple[dict, st
 
 
 def prune(factory: sessionmaker, keep: timedelta = KEEP_FINISHED, now: datetime | None = None) -> int:
-    """Delete the messages about no item (dialog replies, notices) sent or given up over `keep` ago: their
-    delivery is over, and a reply may quote what the citizen typed (a form's summary). An item's messages stay
-    with its record."""
+    """Delete the messages about no item (dialog replies, notices) written over `keep` ago and since sent or given
+    up: their delivery is over, and a reply may quote what the citizen typed (a form's summary). An item's
+    messages stay with its record."""
     before = (now or utcnow()) - keep
     with engine_of(factory).begin() as s:
         return s.execute(
